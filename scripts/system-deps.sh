@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Installs the Debian packages the test-suite needs, idempotently (headless Chromium for the
+# dashboard's browser tests). Safe to run again: it installs only what is missing.
+set -euo pipefail
+need=()
+command -v chromium >/dev/null 2>&1 || need+=(chromium)
+command -v psql >/dev/null 2>&1 || need+=(postgresql)
+command -v mariadb >/dev/null 2>&1 || need+=(mariadb-server)
+fc-list >/dev/null 2>&1 || need+=(fontconfig)
+if [ ${#need[@]} -gt 0 ]; then
+  if [ "$(id -u)" != 0 ]; then SUDO=sudo; else SUDO=; fi
+  echo "system-deps: installing ${need[*]}"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need[@]}" fonts-dejavu-core
+fi

@@ -1,0 +1,1 @@
+"""LLM providers: the seam between nodes and language models."""
