@@ -7,6 +7,9 @@ command -v chromium >/dev/null 2>&1 || need+=(chromium)
 command -v psql >/dev/null 2>&1 || need+=(postgresql)
 command -v mariadb >/dev/null 2>&1 || need+=(mariadb-server)
 fc-list >/dev/null 2>&1 || need+=(fontconfig)
+# `docker compose config` needs the compose plugin, which no registry here ships; Debian's
+# docker-compose (v1) validates the same file offline.
+docker compose version >/dev/null 2>&1 || command -v docker-compose >/dev/null 2>&1 || need+=(docker-compose)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" != 0 ]; then SUDO=sudo; else SUDO=; fi
   echo "system-deps: installing ${need[*]}"

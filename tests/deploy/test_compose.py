@@ -1,0 +1,86 @@
+"""docker-compose.yml is checked with the compose CLI (no Docker engine runs here)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _compose_cmd() -> list[str]:
+    if shutil.which("docker"):
+        probe = subprocess.run(["docker", "compose", "version"], capture_output=True)
+        if probe.returncode == 0:
+            return ["docker", "compose"]
+    if shutil.which("docker-compose"):
+        return ["docker-compose"]
+    pytest.fail(
+        "neither `docker compose` nor `docker-compose` is installed; run scripts/system-deps.sh"
+    )
+
+
+def _config(*profile: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    cmd = [*_compose_cmd(), *profile, "config"]
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith("CLICKHOUSE_")}
+    full_env.update(env or {})
+    return subprocess.run(cmd, cwd=ROOT, env=full_env, capture_output=True, text=True, timeout=120)
+
+
+def _services(*profile: str) -> dict[str, Any]:
+    proc = _config(*profile, env={"CLICKHOUSE_PASSWORD": "s3cret-from-env"})
+    assert proc.returncode == 0, proc.stderr
+    services: dict[str, Any] = yaml.safe_load(proc.stdout)["services"]
+    return services
+
+
+def test_compose_config_is_valid_and_binds_ports_to_localhost() -> None:
+    services = _services()
+    assert {"clickhouse", "jaeger", "collector", "dashboard", "workload"} <= set(services)
+    for name, svc in services.items():
+        for port in svc.get("ports", []):
+            if isinstance(port, str):
+                text = port
+            else:
+                text = f"{port.get('host_ip')}:{port.get('published')}"
+            assert str(text).startswith("127.0.0.1:"), f"{name} publishes {port} beyond localhost"
+    collector_env = services["collector"]["environment"]
+    assert collector_env["FLOWSCOPE_STORE"].startswith("clickhouse://")
+    assert collector_env["FLOWSCOPE_FORWARD_ENDPOINTS"] == "http://jaeger:4318"
+    for name in ("clickhouse", "collector", "dashboard"):
+        assert "healthcheck" in services[name], f"{name} has no health check"
+
+
+def test_compose_refuses_to_start_without_a_clickhouse_password() -> None:
+    proc = _config()
+    assert proc.returncode != 0
+    assert "CLICKHOUSE_PASSWORD" in proc.stderr
+
+
+def test_compose_file_holds_no_secrets() -> None:
+    raw = (ROOT / "docker-compose.yml").read_text()
+    data = yaml.safe_load(raw)
+    for svc in data["services"].values():
+        env = svc.get("environment", {}) if isinstance(svc, dict) else {}
+        for key, value in env.items() if isinstance(env, dict) else []:
+            if any(word in key for word in ("PASSWORD", "TOKEN", "SECRET")):
+                assert str(value).startswith("${"), f"{key} is hard-coded in docker-compose.yml"
+
+
+def test_cluster_profile_has_two_shards_two_replicas_keeper_and_two_collectors() -> None:
+    services = _services("--profile", "cluster")
+    shards = {n for n in services if n.startswith("ch-s")}
+    assert shards == {"ch-s1r1", "ch-s1r2", "ch-s2r1", "ch-s2r2"}
+    assert "keeper" in services
+    collectors = [n for n in services if n.startswith("collector-")]
+    assert len(collectors) == 2
+    for name in collectors:
+        assert services[name]["environment"]["FLOWSCOPE_CLICKHOUSE_CLUSTER"] == "flowscope"
+    cluster_xml = (ROOT / "deploy/clickhouse/cluster/cluster.xml").read_text()
+    assert cluster_xml.count("<shard>") == 2 and cluster_xml.count("<replica>") == 4
