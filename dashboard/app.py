@@ -1,0 +1,69 @@
+"""The Streamlit entry point: settings, optional login, global filters, multipage navigation.
+
+Run with ``flowscope dashboard`` (or ``streamlit run dashboard/app.py``). Settings are built here,
+once per process, from the environment; see docs/dashboard.md.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import streamlit as st
+
+from dashboard.auth import login_gate
+from dashboard.client import CollectorClient
+from dashboard.errors import DashboardError
+from dashboard.filters import sidebar_filters
+from dashboard.settings import Settings, load_settings
+from dashboard.ui import CONTEXT_KEY, PageContext
+
+logger = logging.getLogger("dashboard")
+
+# url path (= pages/<name>.py), title, icon
+PAGES = (
+    ("nodes", "Nodes", ":material/account_tree:"),
+)
+
+
+@st.cache_resource
+def _settings() -> Settings:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    return load_settings()
+
+
+@st.cache_resource
+def _client(url: str, token: str | None, timeout_s: float) -> CollectorClient:
+    return CollectorClient(url, token=token, timeout_s=timeout_s)
+
+
+def _workflows(client: CollectorClient) -> list[str]:
+    try:
+        return sorted({row.workflow for row in client.node_stats()})
+    except DashboardError as exc:
+        logger.warning("cannot list workflows: %s", exc)
+        return []
+
+
+def main() -> None:
+    st.set_page_config(page_title="flowscope", page_icon=":material/insights:", layout="wide")
+    try:
+        settings = _settings()
+    except DashboardError as exc:
+        st.error(f"flowscope dashboard is misconfigured: {exc}")
+        return
+    if not login_gate(settings):
+        return
+    client = _client(settings.collector_url, settings.read_token, settings.timeout_s)
+    ctx = PageContext(settings=settings, client=client)
+    for i, (path, title, icon) in enumerate(PAGES):
+        ctx.pages[path] = st.Page(
+            f"pages/{path}.py", title=title, icon=icon, url_path=path, default=i == 0
+        )
+    page = st.navigation(list(ctx.pages.values()))
+    ctx.filters = sidebar_filters(_workflows(client))
+    st.sidebar.caption(f"Collector: `{settings.collector_url}`")
+    st.session_state[CONTEXT_KEY] = ctx
+    page.run()
+
+
+main()

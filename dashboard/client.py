@@ -1,0 +1,229 @@
+"""Typed HTTP client for the collector's read API (docs/contracts.md, the collector's OpenAPI).
+
+The dashboard never touches the store: chDB is single-process and a server deployment works the
+same way. The read token (``FLOWSCOPE_READ_TOKEN``) is sent from this server-side client only; it
+never reaches the browser. Responses are validated once here into pydantic models; extra keys
+the collector adds later are kept (``extra="allow"``), missing contract keys are an error.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from typing import Any, TypeVar
+
+import httpx
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from dashboard.errors import CollectorResponseError, CollectorUnreachable
+
+logger = logging.getLogger(__name__)
+
+_M = TypeVar("_M", bound=BaseModel)
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+
+class NodeStat(_Model):
+    """One row of ``GET /api/stats/nodes`` (contract keys plus optional extensions)."""
+
+    workflow: str
+    node_id: str
+    node_type: str
+    title: str
+    count: int
+    errors: int
+    p50_ms: float
+    p95_ms: float
+    p99_ms: float | None = None
+    input_tokens: int
+    output_tokens: int
+    cost_usd: float
+
+
+class TraceSummary(_Model):
+    """One row of ``GET /api/traces`` (newest first)."""
+
+    trace_id: str
+    workflow: str
+    start_time_unix_nano: int
+    duration_ns: int
+    status_code: str
+    cost_usd: float
+    service: str | None = None
+    run_id: str | None = None
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+
+
+class SpanEvent(_Model):
+    name: str
+    time_unix_nano: int | None = None
+    attributes: dict[str, Any] = Field(default_factory=dict)
+
+
+class Span(_Model):
+    """One span of ``GET /api/traces/{trace_id}``; attribute values may arrive as strings."""
+
+    span_id: str
+    parent_span_id: str
+    name: str
+    start_time_unix_nano: int
+    duration_ns: int
+    status_code: str
+    attributes: dict[str, Any] = Field(default_factory=dict)
+    status_message: str | None = None
+    service: str | None = None
+    cost_usd: float | None = None
+    events: list[SpanEvent] = Field(default_factory=list)
+
+    def attr(self, name: str, default: str = "") -> str:
+        value = self.attributes.get(name)
+        return default if value is None else str(value)
+
+    def int_attr(self, name: str) -> int:
+        try:
+            return int(float(self.attr(name, "0") or 0))
+        except ValueError:
+            return 0
+
+    def float_attr(self, name: str) -> float:
+        try:
+            return float(self.attr(name, "0") or 0)
+        except ValueError:
+            return 0.0
+
+    @property
+    def kind(self) -> str:
+        return self.attr("flowscope.span.kind")
+
+    @property
+    def is_error(self) -> bool:
+        return self.status_code.upper() in ("ERROR", "STATUS_CODE_ERROR", "2")
+
+    @property
+    def cost(self) -> float:
+        """The stored cost (collector-computed) when present, else the provided attribute."""
+        if self.cost_usd is not None:
+            return self.cost_usd
+        return self.float_attr("flowscope.cost.usd")
+
+
+class Trace(_Model):
+    trace_id: str
+    spans: list[Span]
+
+
+class _NodesPage(_Model):
+    nodes: list[NodeStat]
+
+
+class _TracesPage(_Model):
+    traces: list[TraceSummary]
+
+
+@dataclass(frozen=True)
+class Filters:
+    """Query parameters shared by the read API's list and stats endpoints (None = no filter)."""
+
+    since: str | None = None
+    until: str | None = None
+    service: str | None = None
+    workflow: str | None = None
+    status: str | None = None
+    min_duration_ms: float | None = None
+    attr: str | None = None
+
+    def params(self) -> dict[str, str]:
+        out: dict[str, str] = {}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if value not in (None, ""):
+                out[f.name] = str(value)
+        return out
+
+
+class CollectorClient:
+    """Synchronous client; one per dashboard process (httpx keeps the connection pool)."""
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        token: str | None = None,
+        timeout_s: float = 10.0,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        self.base_url = base_url.rstrip("/")
+        self._http = httpx.Client(
+            base_url=self.base_url, headers=headers, timeout=timeout_s, transport=transport
+        )
+
+    def close(self) -> None:
+        self._http.close()
+
+    def _get(self, path: str, params: Mapping[str, str | int] | None = None) -> Any:
+        try:
+            response = self._http.get(path, params=dict(params or {}))
+        except httpx.HTTPError as exc:
+            raise CollectorUnreachable(
+                f"collector at {self.base_url} did not answer GET {path}: {exc}; start it with "
+                "`flowscope collector` or point the dashboard at it with --collector / "
+                "FLOWSCOPE_COLLECTOR_URL"
+            ) from exc
+        if response.status_code in (401, 403):
+            raise CollectorResponseError(
+                f"collector at {self.base_url} refused GET {path} ({response.status_code}); "
+                "set FLOWSCOPE_READ_TOKEN to the collector's read token"
+            )
+        if response.status_code >= 400:
+            raise CollectorResponseError(
+                f"collector at {self.base_url}: GET {path} answered {response.status_code}: "
+                f"{response.text[:300]}"
+            )
+        try:
+            return response.json()
+        except ValueError as exc:
+            raise CollectorResponseError(
+                f"collector at {self.base_url}: GET {path} did not return JSON: {exc}"
+            ) from exc
+
+    def _parse(self, model: type[_M], path: str, body: Any) -> _M:
+        try:
+            return model.model_validate(body)
+        except ValidationError as exc:
+            raise CollectorResponseError(
+                f"collector at {self.base_url}: GET {path} broke the read-API contract: {exc}"
+            ) from exc
+
+    def healthy(self) -> bool:
+        try:
+            return self._http.get("/healthz").status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    def node_stats(self, filters: Filters | None = None) -> list[NodeStat]:
+        path = "/api/stats/nodes"
+        body = self._get(path, (filters or Filters()).params())
+        return self._parse(_NodesPage, path, body).nodes
+
+    def traces(
+        self, filters: Filters | None = None, *, limit: int = 100, offset: int = 0
+    ) -> list[TraceSummary]:
+        path = "/api/traces"
+        params: dict[str, str | int] = {**(filters or Filters()).params(), "limit": limit}
+        if offset:
+            params["offset"] = offset
+        return self._parse(_TracesPage, path, self._get(path, params)).traces
+
+    def trace(self, trace_id: str) -> Trace:
+        path = f"/api/traces/{trace_id}"
+        return self._parse(Trace, path, self._get(path))
+
+    def stats(self, name: str, filters: Filters | None = None, **extra: str | int) -> Any:
+        """An extension stats endpoint (``/api/stats/{name}``) as raw JSON."""
+        return self._get(f"/api/stats/{name}", {**(filters or Filters()).params(), **extra})

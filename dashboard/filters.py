@@ -1,0 +1,66 @@
+"""The sidebar's global filters (time range, service, workflow), kept in the URL query string."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import streamlit as st
+
+from dashboard.client import Filters
+
+RANGES: dict[str, timedelta | None] = {
+    "15m": timedelta(minutes=15),
+    "1h": timedelta(hours=1),
+    "6h": timedelta(hours=6),
+    "24h": timedelta(hours=24),
+    "7d": timedelta(days=7),
+    "30d": timedelta(days=30),
+    "all": None,
+}
+RANGE_LABELS = {
+    "15m": "Last 15 minutes",
+    "1h": "Last hour",
+    "6h": "Last 6 hours",
+    "24h": "Last 24 hours",
+    "7d": "Last 7 days",
+    "30d": "Last 30 days",
+    "all": "All time",
+}
+ALL = ""
+
+
+def since_for(range_key: str, now: datetime | None = None) -> str | None:
+    """ISO-8601 UTC start of a named range, or None for all time."""
+    delta = RANGES.get(range_key)
+    if delta is None:
+        return None
+    return ((now or datetime.now(UTC)) - delta).isoformat(timespec="seconds")
+
+
+def sidebar_filters(workflows: list[str]) -> Filters:
+    """Render the global filters; their values live in the URL (``range``, ``service``, ``wf``)."""
+    with st.sidebar:
+        st.subheader("Filters")
+        range_key = st.selectbox(
+            "Time range",
+            list(RANGES),
+            index=list(RANGES).index("24h"),
+            format_func=RANGE_LABELS.__getitem__,
+            key="range",
+            bind="query-params",
+        )
+        service = st.text_input(
+            "Service", key="service", bind="query-params", placeholder="all services"
+        )
+        workflow = st.selectbox(
+            "Workflow",
+            [ALL, *workflows],
+            format_func=lambda w: w or "All workflows",
+            key="wf",
+            bind="query-params",
+        )
+    return Filters(
+        since=since_for(range_key or "24h"),
+        service=service.strip() or None,
+        workflow=workflow or None,
+    )

@@ -1,0 +1,1 @@
+"""Thin Streamlit page scripts (st.navigation runs them by file path)."""

@@ -1,0 +1,115 @@
+"""What every page shares: the page context, number formats, the empty-store help, error display."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import streamlit as st
+
+from dashboard.client import CollectorClient, Filters
+from dashboard.errors import DashboardError
+from dashboard.links import infrastructure_links
+from dashboard.settings import Settings
+
+
+@dataclass
+class PageContext:
+    """Built once per script run by app.py and handed to every page's ``render``."""
+
+    settings: Settings
+    client: CollectorClient
+    filters: Filters = field(default_factory=Filters)
+    pages: dict[str, Any] = field(default_factory=dict)
+
+    def link(self, page: str, label: str, *, icon: str | None = None, **query: str) -> None:
+        """A same-tab link to another page, carrying view state in the query string."""
+        st.page_link(self.pages[page], label=label, icon=icon, query_params=query or None)
+
+
+CONTEXT_KEY = "_flowscope_context"
+
+
+def run_page(render: Callable[[PageContext], None]) -> None:
+    """Body of every page script: render with the session's context, show collector errors."""
+    ctx: PageContext | None = st.session_state.get(CONTEXT_KEY)
+    if ctx is None:  # the page script was run on its own, not through app.py
+        st.error("Open the dashboard through its main script: `flowscope dashboard`.")
+        return
+    try:
+        render(ctx)
+    except DashboardError as exc:
+        st.error(str(exc), icon=":material/cloud_off:")
+
+
+def empty_store_help(ctx: PageContext, what: str = "spans") -> None:
+    """Shown by every page when the store holds nothing to show yet."""
+    url = ctx.settings.collector_url
+    st.info(
+        f"""**No {what} yet.** The collector at `{url}` has not stored any. To get data in:
+
+1. Start the collector (embedded ClickHouse): `flowscope collector --port 4318`
+2. Run a workflow under the probe, exporting to it:
+
+   ```bash
+   export OTEL_EXPORTER_OTLP_ENDPOINT={url}
+   auto-instrument flowscope run ../shared/dify-dsl/SEO_Slug_Generator.yml --input title=Hello
+   ```
+3. Or run `make demo`, which does both with a few corpus workflows.
+
+Any OpenTelemetry SDK exporting OTLP/HTTP to `{url}/v1/traces` works too.""",
+        icon=":material/inbox:",
+    )
+
+
+def fmt_usd(value: float) -> str:
+    if value == 0:
+        return "$0"
+    if abs(value) < 0.01:
+        return f"${value:.6f}"
+    return f"${value:,.4f}"
+
+
+def fmt_ms(value: float) -> str:
+    if value >= 10_000:
+        return f"{value / 1000:,.1f} s"
+    if value >= 100:
+        return f"{value:,.0f} ms"
+    return f"{value:,.1f} ms"
+
+
+def fmt_int(value: float) -> str:
+    return f"{int(value):,}"
+
+
+def link_buttons(
+    ctx: PageContext,
+    *,
+    trace_id: str,
+    span_id: str = "",
+    start_ns: int,
+    end_ns: int,
+    service: str = "",
+    key: str,
+) -> None:
+    """Jaeger / logs / APM buttons for one trace or span, or a hint how to configure them."""
+    links = infrastructure_links(
+        ctx.settings,
+        trace_id=trace_id,
+        span_id=span_id,
+        start_ns=start_ns,
+        end_ns=end_ns,
+        service=service,
+    )
+    if not links:
+        st.caption(
+            "Infrastructure links: set FLOWSCOPE_JAEGER_URL, FLOWSCOPE_LOGS_URL_TEMPLATE or "
+            "FLOWSCOPE_APM_URL_TEMPLATE to link this trace to Jaeger, your logs and your APM."
+        )
+        return
+    cols = st.columns(len(links) + 2)
+    for col, link in zip(cols, links, strict=False):
+        col.link_button(
+            link.label, link.url, icon=":material/open_in_new:", key=f"{key}-{link.label}"
+        )
