@@ -1,0 +1,1 @@
+"""Alembic migrations of the run store (script location ``workflow_core.store:migrations``)."""
