@@ -3,7 +3,8 @@
 Counting is on the probe's hot path (every finished span), so a count is an attribute increment
 on the current bucket; the window is rotated by the sampler's tick (a background thread, or the
 test's simulated clock). Entering a boost is checked at once when an error is counted, so the
-reaction is immediate; leaving is checked on each tick, with hysteresis (the rate must fall below
+reaction is immediate (each tick checks too, for errors counted before ``min_spans`` was
+reached); leaving is checked on each tick, with hysteresis (the rate must fall below
 ``threshold * recover_ratio``) and a minimum hold time.
 """
 
@@ -118,6 +119,10 @@ class ErrorBoost:
 
     def tick(self, now: float) -> None:
         self._now = now
+        if self.settings.enabled:
+            for scope, window in list(self._windows.items()):
+                if scope not in self._entered:
+                    self._check_enter(scope, window)
         if now >= self._next_rotation:
             steps = 1 + int((now - self._next_rotation) // self._bucket_seconds)
             self._next_rotation += steps * self._bucket_seconds
