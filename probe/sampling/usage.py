@@ -77,6 +77,7 @@ def install_meter_provider(
     resource: Resource | None = None,
     *,
     export_interval_ms: int = 10_000,
+    export_timeout_s: float = 5.0,
     exporter: MetricExporter | None = None,
 ) -> MeterProvider:
     """Create the probe's private meter provider exporting to ``{endpoint}/v1/metrics``.
@@ -84,7 +85,9 @@ def install_meter_provider(
     ``endpoint`` is the OTLP base URL (``OTEL_EXPORTER_OTLP_ENDPOINT``; None → 127.0.0.1:4318).
     A ``service.instance.id`` is added to ``resource`` when missing so that the cumulative series
     of two processes of one service never merge. Idempotent: a second call replaces the first
-    provider after flushing it. ``exporter`` replaces the OTLP exporter (tests).
+    provider after flushing it. ``export_timeout_s`` bounds one export (retries included), so a
+    collector that is down never holds the host's exit for long. ``exporter`` replaces the OTLP
+    exporter.
     """
     from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter
     from opentelemetry.sdk.metrics import MeterProvider
@@ -96,7 +99,8 @@ def install_meter_provider(
     if "service.instance.id" not in base.attributes:
         base = base.merge(Resource({"service.instance.id": str(uuid.uuid4())}))
     reader = PeriodicExportingMetricReader(
-        exporter or OTLPMetricExporter(endpoint=metrics_endpoint(endpoint)),
+        exporter
+        or OTLPMetricExporter(endpoint=metrics_endpoint(endpoint), timeout=export_timeout_s),
         export_interval_millis=export_interval_ms,
     )
     provider = MeterProvider(resource=base, metric_readers=[reader])
