@@ -1,0 +1,1 @@
+"""The ``flowscope kb`` command (knowledge bases live in :mod:`workflow_core.retrieval`)."""

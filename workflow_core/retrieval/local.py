@@ -1,0 +1,133 @@
+"""The local knowledge retriever: DSL dataset ids → local KBs in the chDB knowledge store.
+
+A KB remembers the embedder it was built with. ``minilm`` KBs are searched by cosine distance
+in ClickHouse; ``bm25`` KBs are ranked with bm25s over their stored chunks (index built once per
+process and KB, rebuilt when the KB changes). Scores: cosine similarity for minilm; for BM25 the
+raw score ``s`` mapped to ``s / (s + 1)`` so thresholds stay in [0, 1).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+from typing import Any
+
+from workflow_core.retrieval.base import Embedder, KnowledgeError, RetrievedChunk, Retriever
+from workflow_core.retrieval.config import KnowledgeConfig
+from workflow_core.retrieval.embedders import MiniLMEmbedder
+from workflow_core.retrieval.safety import SafetyFilter
+from workflow_core.retrieval.store import BaseInfo, KnowledgeStore, StoredChunk
+
+logger = logging.getLogger(__name__)
+
+_TOKEN = re.compile(r"[a-z0-9]+|[\u4e00-\u9fff]", re.IGNORECASE)
+
+
+def tokenize(text: str) -> list[str]:
+    """Lower-case words; CJK ideographs one token each (no segmenter needed)."""
+    return [t.lower() for t in _TOKEN.findall(text)]
+
+
+class _Bm25Index:
+    def __init__(self, chunks: list[StoredChunk]) -> None:
+        import bm25s
+
+        self.chunks = chunks
+        self.retriever: Any = bm25s.BM25()
+        self.retriever.index(
+            [tokenize(c.content) or ["\u2205"] for c in chunks], show_progress=False
+        )
+
+    def search(self, query: str, limit: int) -> list[tuple[StoredChunk, float]]:
+        tokens = tokenize(query)
+        if not tokens or not self.chunks:
+            return []
+        k = min(limit, len(self.chunks))
+        ids, scores = self.retriever.retrieve([tokens], k=k, show_progress=False)
+        return [
+            (self.chunks[int(i)], float(s) / (float(s) + 1.0))
+            for i, s in zip(ids[0], scores[0], strict=True)
+            if float(s) > 0
+        ]
+
+
+class LocalKnowledgeRetriever(Retriever):
+    def __init__(
+        self,
+        config: KnowledgeConfig,
+        store: KnowledgeStore | None = None,
+        embedders: dict[str, Embedder] | None = None,
+    ) -> None:
+        self.config = config
+        self._store = store
+        self._embedders = embedders or {}
+        self.safety: SafetyFilter = config.safety.build()
+        self._bm25: dict[str, tuple[int, _Bm25Index]] = {}
+        self._lock = threading.RLock()
+
+    @property
+    def store(self) -> KnowledgeStore:
+        with self._lock:
+            if self._store is None:
+                self._store = KnowledgeStore(self.config.path)
+            return self._store
+
+    def embedder(self, name: str) -> Embedder:
+        if name not in self._embedders:
+            if name != "minilm":
+                raise KnowledgeError(f"no embedder named {name!r}")
+            self._embedders[name] = MiniLMEmbedder()
+        return self._embedders[name]
+
+    def base_for(self, dataset_id: str) -> BaseInfo:
+        name = self.config.kb_for(dataset_id)
+        info = self.store.base(name)
+        if info is None:
+            raise KnowledgeError(
+                f"dataset {dataset_id!r} maps to knowledge base {name!r}, which does not exist in "
+                f"{self.config.path}; create it with `flowscope kb add {name} PATH...` or map the "
+                "id under `datasets:` in FLOWSCOPE_KB_CONFIG"
+            )
+        return info
+
+    def _search(
+        self,
+        query: str,
+        *,
+        top_k: int,
+        score_threshold: float | None,
+        dataset_ids: list[str],
+    ) -> list[RetrievedChunk]:
+        hits: list[RetrievedChunk] = []
+        # Ask for more than top_k: the safety filter may drop some.
+        limit = top_k * 2 + 4
+        for dataset_id in dataset_ids:
+            info = self.base_for(dataset_id)
+            for chunk, score in self._rank(info, query, limit, score_threshold):
+                hits.append(
+                    RetrievedChunk(
+                        content=chunk.content,
+                        score=round(score, 6),
+                        dataset_id=dataset_id,
+                        dataset_name=info.name,
+                        document_id=chunk.document_id,
+                        document_name=chunk.document_name,
+                        segment_id=chunk.segment_id,
+                    )
+                )
+        return self.safety.apply(hits)
+
+    def _rank(
+        self, info: BaseInfo, query: str, limit: int, threshold: float | None
+    ) -> list[tuple[StoredChunk, float]]:
+        if info.embedder == "minilm":
+            vector = self.embedder("minilm").embed([query])[0]
+            return [(c, c.score) for c in self.store.nearest(info.name, vector, limit, threshold)]
+        with self._lock:
+            cached = self._bm25.get(info.name)
+            if cached is None or cached[0] != info.chunks:
+                cached = (info.chunks, _Bm25Index(self.store.chunks(info.name)))
+                self._bm25[info.name] = cached
+        ranked = cached[1].search(query, limit)
+        return [(c, s) for c, s in ranked if threshold is None or s >= threshold]
