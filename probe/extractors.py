@@ -1,0 +1,426 @@
+"""Attribute extractors for workflow_core's seams (docs/contracts.md), one group per span kind.
+
+Every function reads the call defensively (``getattr`` with defaults) so a changed object shape
+degrades to fewer attributes instead of an error. ``enter_*`` run on every call and stay cheap;
+``describe_*`` / ``finish_*`` run for kept spans only.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+import random
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+from opentelemetry import trace
+from opentelemetry.propagate import inject
+
+from probe import guard, semconv
+from probe.redaction import Redactor
+from probe.spec import Args, Attributes, Kwargs, Run, Scope
+
+# -- argument access --------------------------------------------------------------------------
+
+
+def arg(args: Args, kwargs: Kwargs, index: int, name: str, default: Any = None) -> Any:
+    """The call's argument ``name`` (positional ``index`` after self), or ``default``."""
+    if len(args) > index:
+        return args[index]
+    return kwargs.get(name, default)
+
+
+def _text(value: Any) -> str:
+    return value if isinstance(value, str) else ("" if value is None else str(value))
+
+
+def _parent_run(parent: Scope | None) -> Run | None:
+    return parent.run if parent is not None else None
+
+
+def _child_scope(parent: Scope | None, own: Callable[[Any], Attributes] | None, src: Any) -> Scope:
+    """A scope that keeps its parent's run and node type (calls made inside a node)."""
+    if parent is None:
+        return Scope(None, None, None, own, src)
+    return Scope(parent, parent.run, parent.node_type, own, src)
+
+
+def _node_ctx(scope: Scope) -> Any:
+    """The RunContext of the innermost node execution around ``scope``."""
+    current: Scope | None = scope
+    while current is not None:
+        src = current._own_src
+        if isinstance(src, tuple) and len(src) == 2 and src[0] == "node":
+            return src[1][1]
+        current = current.parent
+    return None
+
+
+# -- workflow run (root) ----------------------------------------------------------------------
+
+
+def enter_workflow(parent: Scope | None, instance: Any, args: Args, kwargs: Kwargs) -> Scope:
+    app = getattr(instance, "app", None)
+    name = _text(getattr(app, "name", None)) or None
+    attrs: Attributes = {}
+    if name:
+        attrs[semconv.WORKFLOW_NAME] = name
+    if app_id := getattr(app, "app_id", None):
+        attrs[semconv.WORKFLOW_ID] = _text(app_id)
+    if mode := getattr(app, "mode", None):
+        attrs[semconv.WORKFLOW_MODE] = _text(mode)
+    if parent is not None and parent.run is not None:
+        run = Run(parent.run.trace_id, name, attrs)
+    else:
+        external = trace.get_current_span().get_span_context()
+        if external.is_valid:
+            run = Run(
+                external.trace_id, name, attrs, trace.set_span_in_context(trace.get_current_span())
+            )
+        else:
+            run = Run(random.getrandbits(128) or 1, name, attrs)
+    return Scope(parent, run, None)
+
+
+def describe_workflow(
+    scope: Scope, instance: Any, args: Args, kwargs: Kwargs, capture: Redactor | None
+) -> tuple[str, Attributes]:
+    name = scope.workflow or "workflow"
+    attrs: Attributes = {}
+    if capture is not None:
+        inputs = arg(args, kwargs, 0, "inputs")
+        query = kwargs.get("query")
+        payload = dict(inputs) if isinstance(inputs, dict) else {"inputs": inputs}
+        if query is not None:
+            payload["sys.query"] = query
+        attrs[semconv.NODE_INPUTS] = capture.capture(payload)
+    if (conversation := kwargs.get("conversation_id")) is not None:
+        attrs["flowscope.conversation.id"] = _text(conversation)
+    return f"invoke_workflow {name}", attrs
+
+
+def finish_workflow(
+    scope: Scope, instance: Any, args: Args, kwargs: Kwargs, result: Any, capture: Redactor | None
+) -> Attributes:
+    attrs: Attributes = {}
+    if run_id := getattr(result, "run_id", None):
+        attrs[semconv.WORKFLOW_RUN_ID] = _text(run_id)
+    status = _text(getattr(result, "status", ""))
+    if status:
+        attrs[semconv.WORKFLOW_STATUS] = status
+    if capture is not None and (outputs := getattr(result, "outputs", None)) is not None:
+        attrs[semconv.NODE_OUTPUTS] = capture.capture(outputs)
+    if error := getattr(result, "error", None):
+        attrs["flowscope.error.message"] = capture.scrub(_text(error)) if capture else "error"
+    return attrs
+
+
+def workflow_failed(result: Any) -> bool:
+    return getattr(result, "status", None) == "failed"
+
+
+# -- node execution ---------------------------------------------------------------------------
+
+
+def _node_own(src: Any) -> Attributes:
+    node = src[1][0]
+    return {
+        semconv.NODE_ID: _text(getattr(node, "id", "")),
+        semconv.NODE_TYPE: _text(getattr(node, "type", "")),
+        semconv.NODE_TITLE: _text(getattr(node, "title", "")),
+    }
+
+
+def enter_node(parent: Scope | None, instance: Any, args: Args, kwargs: Kwargs) -> Scope:
+    node = arg(args, kwargs, 0, "node")
+    ctx = arg(args, kwargs, 1, "ctx")
+    run = _parent_run(parent)
+    if run is not None and semconv.WORKFLOW_RUN_ID not in run.attrs:
+        run_id = getattr(ctx, "run_id", None)
+        if run_id:
+            run.attrs[semconv.WORKFLOW_RUN_ID] = _text(run_id)
+    return Scope(parent, run, getattr(node, "type", None), _node_own, ("node", (node, ctx)))
+
+
+def _error_strategy(instance: Any, node: Any) -> str | None:
+    graph_nodes = getattr(getattr(instance, "graph", None), "nodes", None)
+    configured = (
+        graph_nodes.get(getattr(node, "id", None)) if isinstance(graph_nodes, dict) else None
+    )
+    config = getattr(configured, "config", None)
+    strategy = getattr(config, "error_strategy", None)
+    if strategy is None:
+        data = getattr(node, "data", None)
+        strategy = data.get("error_strategy") if isinstance(data, dict) else None
+    return _text(strategy) or None
+
+
+def describe_node(
+    scope: Scope, instance: Any, args: Args, kwargs: Kwargs, capture: Redactor | None
+) -> tuple[str, Attributes]:
+    node = arg(args, kwargs, 0, "node")
+    attrs: Attributes = {}
+    if strategy := _error_strategy(instance, node):
+        attrs[semconv.ERROR_STRATEGY] = strategy
+    node_type = _text(getattr(node, "type", "")) or "node"
+    title = _text(getattr(node, "title", "")) or _text(getattr(node, "id", ""))
+    return f"{node_type} {title}", attrs
+
+
+def finish_node(
+    scope: Scope, instance: Any, args: Args, kwargs: Kwargs, result: Any, capture: Redactor | None
+) -> Attributes:
+    status = _text(getattr(result, "status", ""))
+    attrs: Attributes = {
+        semconv.RETRY_ATTEMPT: int(getattr(result, "attempts", 1) or 1),
+    }
+    if status:
+        attrs[semconv.NODE_STATUS] = status
+    if status == "exception":
+        attrs[semconv.ERROR_STRATEGY_OUTCOME] = "handled"
+    elif status == "failed" and _error_strategy(instance, arg(args, kwargs, 0, "node")):
+        attrs[semconv.ERROR_STRATEGY_OUTCOME] = "failed"
+    if capture is not None:
+        attrs[semconv.NODE_INPUTS] = capture.capture(getattr(result, "inputs", None) or {})
+        attrs[semconv.NODE_OUTPUTS] = capture.capture(getattr(result, "outputs", None) or {})
+    if error := getattr(result, "error", None):
+        attrs["flowscope.error.message"] = capture.scrub(_text(error)) if capture else "error"
+    return attrs
+
+
+def node_failed(result: Any) -> bool:
+    return getattr(result, "status", None) in ("failed", "exception")
+
+
+# -- rounds of iteration / loop nodes ---------------------------------------------------------
+
+
+def _iteration_own(src: Any) -> Attributes:
+    return {semconv.ITERATION_INDEX: int(src)}
+
+
+def _loop_own(src: Any) -> Attributes:
+    return {semconv.LOOP_INDEX: int(src)}
+
+
+def enter_iteration(parent: Scope | None, instance: Any, args: Args, kwargs: Kwargs) -> Scope:
+    return _child_scope(parent, _iteration_own, arg(args, kwargs, 0, "index", 0))
+
+
+def enter_loop(parent: Scope | None, instance: Any, args: Args, kwargs: Kwargs) -> Scope:
+    return _child_scope(parent, _loop_own, arg(args, kwargs, 0, "index", 0))
+
+
+def describe_iteration(
+    scope: Scope, instance: Any, args: Args, kwargs: Kwargs, capture: Redactor | None
+) -> tuple[str, Attributes]:
+    return f"iteration[{int(arg(args, kwargs, 0, 'index', 0))}]", {}
+
+
+def describe_loop(
+    scope: Scope, instance: Any, args: Args, kwargs: Kwargs, capture: Redactor | None
+) -> tuple[str, Attributes]:
+    return f"loop[{int(arg(args, kwargs, 0, 'index', 0))}]", {}
+
+
+# -- calls made inside a node: llm, retrieval, embedding, http, tool, code ---------------------
+
+
+def enter_call(parent: Scope | None, instance: Any, args: Args, kwargs: Kwargs) -> Scope:
+    return _child_scope(parent, None, None)
+
+
+def describe_llm(
+    scope: Scope, instance: Any, args: Args, kwargs: Kwargs, capture: Redactor | None
+) -> tuple[str, Attributes]:
+    request = arg(args, kwargs, 0, "request")
+    model = _text(getattr(request, "model", "")) or "unknown"
+    provider = _text(getattr(request, "provider", "")) or _text(
+        getattr(instance, "provider_name", "")
+    )
+    attrs: Attributes = {
+        semconv.GEN_AI_OPERATION_NAME: "chat",
+        semconv.GEN_AI_REQUEST_MODEL: model,
+        semconv.GEN_AI_PROVIDER_NAME: provider or "unknown",
+    }
+    ctx = _node_ctx(scope)
+    if ctx is not None and (attempt := getattr(ctx, "attempt", None)):
+        attrs[semconv.RETRY_ATTEMPT] = int(attempt)
+    return f"chat {model}", attrs
+
+
+def finish_llm(
+    scope: Scope, instance: Any, args: Args, kwargs: Kwargs, result: Any, capture: Redactor | None
+) -> Attributes:
+    usage = getattr(result, "usage", None)
+    attrs: Attributes = {
+        semconv.GEN_AI_USAGE_INPUT_TOKENS: int(getattr(usage, "input_tokens", 0) or 0),
+        semconv.GEN_AI_USAGE_OUTPUT_TOKENS: int(getattr(usage, "output_tokens", 0) or 0),
+    }
+    cached = int(getattr(usage, "cached_input_tokens", 0) or 0)
+    if cached:
+        attrs[semconv.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS] = cached
+    if model := _text(getattr(result, "model", "")):
+        attrs[semconv.GEN_AI_RESPONSE_MODEL] = model
+    if reason := _text(getattr(result, "finish_reason", "")):
+        attrs[semconv.GEN_AI_RESPONSE_FINISH_REASONS] = (reason,)
+    return attrs
+
+
+_usage_hook: Callable[..., None] | None = None
+_usage_hook_loaded = False
+
+
+def _load_usage_hook() -> Callable[..., None] | None:
+    """``probe.sampling.usage.record_llm_usage`` when the sampling package provides it."""
+    global _usage_hook, _usage_hook_loaded
+    if not _usage_hook_loaded:
+        _usage_hook_loaded = True
+        try:
+            module = importlib.import_module("probe.sampling.usage")
+            hook = getattr(module, "record_llm_usage", None)
+            _usage_hook = hook if callable(hook) else None
+        except ImportError:
+            _usage_hook = None
+    return _usage_hook
+
+
+def observe_llm(scope: Scope, instance: Any, args: Args, kwargs: Kwargs, result: Any) -> None:
+    """Exact usage accounting: every LLM call, kept span or not."""
+    hook = _load_usage_hook()
+    if hook is None:
+        return
+    request = arg(args, kwargs, 0, "request")
+    usage = getattr(result, "usage", None)
+    ctx = _node_ctx(scope)
+    node = getattr(ctx, "node_id", None) or getattr(request, "node_id", None)
+    hook(
+        workflow=scope.workflow,
+        node_id=node,
+        node_type=scope.node_type or getattr(request, "node_type", None),
+        provider=_text(getattr(result, "provider", ""))
+        or _text(getattr(instance, "provider_name", "")),
+        model=_text(getattr(result, "model", "")) or _text(getattr(request, "model", "")),
+        input_tokens=int(getattr(usage, "input_tokens", 0) or 0),
+        output_tokens=int(getattr(usage, "output_tokens", 0) or 0),
+        cached_input_tokens=int(getattr(usage, "cached_input_tokens", 0) or 0),
+    )
+
+
+def describe_retrieval(
+    scope: Scope, instance: Any, args: Args, kwargs: Kwargs, capture: Redactor | None
+) -> tuple[str, Attributes]:
+    datasets = [_text(d) for d in (arg(args, kwargs, 4, "dataset_ids") or ())]
+    attrs: Attributes = {
+        semconv.RETRIEVAL_DATASETS: datasets,
+        semconv.RETRIEVAL_TOP_K: int(arg(args, kwargs, 1, "top_k", 0) or 0),
+    }
+    if capture is not None:
+        attrs[semconv.RETRIEVAL_QUERY] = capture.truncate(
+            capture.scrub(_text(arg(args, kwargs, 0, "query")))
+        )
+    return f"retrieve {','.join(datasets) or 'knowledge'}", attrs
+
+
+def finish_retrieval(
+    scope: Scope, instance: Any, args: Args, kwargs: Kwargs, result: Any, capture: Redactor | None
+) -> Attributes:
+    hits = list(result) if isinstance(result, list | tuple) else []
+    return {
+        semconv.RETRIEVAL_COUNT: len(hits),
+        semconv.RETRIEVAL_SCORES: [float(getattr(h, "score", 0.0) or 0.0) for h in hits],
+    }
+
+
+def describe_embedding(
+    scope: Scope, instance: Any, args: Args, kwargs: Kwargs, capture: Redactor | None
+) -> tuple[str, Attributes]:
+    model = _text(getattr(instance, "model_name", "")) or "unknown"
+    texts = arg(args, kwargs, 0, "texts") or ()
+    return f"embeddings {model}", {
+        semconv.GEN_AI_OPERATION_NAME: "embeddings",
+        semconv.GEN_AI_REQUEST_MODEL: model,
+        semconv.EMBEDDING_COUNT: len(texts),
+    }
+
+
+def describe_tool(
+    scope: Scope, instance: Any, args: Args, kwargs: Kwargs, capture: Redactor | None
+) -> tuple[str, Attributes]:
+    provider = _text(arg(args, kwargs, 0, "provider"))
+    tool = _text(arg(args, kwargs, 1, "tool")) or "tool"
+    attrs: Attributes = {
+        semconv.GEN_AI_OPERATION_NAME: "execute_tool",
+        semconv.GEN_AI_TOOL_NAME: tool,
+        semconv.TOOL_PROVIDER: provider,
+    }
+    if capture is not None:
+        attrs["flowscope.tool.params"] = capture.capture(arg(args, kwargs, 2, "params") or {})
+    return f"execute_tool {tool}", attrs
+
+
+def describe_code(
+    scope: Scope, instance: Any, args: Args, kwargs: Kwargs, capture: Redactor | None
+) -> tuple[str, Attributes]:
+    return "execute_code", {semconv.CODE_LANGUAGE: _text(kwargs.get("language", ""))}
+
+
+def safe_url(url: str) -> str:
+    """``url`` without user info and query string (either may carry credentials)."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return "<unparseable url>"
+    host = parts.hostname or ""
+    if parts.port:
+        host = f"{host}:{parts.port}"
+    return urlunsplit((parts.scheme, host, parts.path, "", ""))
+
+
+def describe_http(
+    scope: Scope, instance: Any, args: Args, kwargs: Kwargs, capture: Redactor | None
+) -> tuple[str, Attributes]:
+    request = arg(args, kwargs, 0, "request")
+    method = _text(getattr(request, "method", "")).upper() or "GET"
+    return f"HTTP {method}", {
+        semconv.HTTP_REQUEST_METHOD: method,
+        semconv.URL_FULL: safe_url(_text(getattr(request, "url", ""))),
+    }
+
+
+def finish_http(
+    scope: Scope, instance: Any, args: Args, kwargs: Kwargs, result: Any, capture: Redactor | None
+) -> Attributes:
+    status = getattr(result, "status_code", None)
+    return {semconv.HTTP_RESPONSE_STATUS_CODE: int(status)} if isinstance(status, int) else {}
+
+
+def http_failed(result: Any) -> bool:
+    status = getattr(result, "status_code", None)
+    return isinstance(status, int) and status >= 500
+
+
+def inject_traceparent(instance: Any, args: Args, kwargs: Kwargs) -> tuple[Args, Kwargs]:
+    """Add W3C ``traceparent`` (and ``tracestate``) headers of the current span to the request."""
+    request = arg(args, kwargs, 0, "request")
+    headers = getattr(request, "headers", None)
+    if not dataclasses.is_dataclass(request) or not isinstance(headers, tuple):
+        guard.warn_once(
+            "http (traceparent)",
+            "flowscope probe: HttpClient.send request is not a dataclass with a headers tuple; "
+            "traceparent is not injected",
+        )
+        return args, kwargs
+    carrier: dict[str, str] = {}
+    inject(carrier)
+    if not carrier:
+        return args, kwargs
+    existing = {name.lower() for name, _ in headers}
+    extra = tuple((k, v) for k, v in carrier.items() if k.lower() not in existing)
+    if not extra:
+        return args, kwargs
+    updated = dataclasses.replace(request, headers=headers + extra)  # type: ignore[type-var]
+    if args:
+        return (updated, *args[1:]), kwargs
+    return args, {**kwargs, "request": updated}

@@ -1,0 +1,1 @@
+"""``auto-instrument``: run any Python command with the probe loaded (sitecustomize pattern)."""

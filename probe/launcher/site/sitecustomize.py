@@ -1,0 +1,41 @@
+"""Loaded by every Python interpreter started under ``auto-instrument`` (via PYTHONPATH).
+
+It instruments the process, then chains to the ``sitecustomize`` this one shadows (a
+distribution's or the virtualenv's), exactly as ``opentelemetry-instrument`` does. A failure here
+never stops the host: it is reported on stderr and the program runs uninstrumented.
+"""
+
+from __future__ import annotations
+
+import importlib.machinery
+import importlib.util
+import os
+import sys
+
+
+def _instrument() -> None:
+    try:
+        import probe
+        from probe.settings import ProbeSettings
+
+        probe.instrument(settings=ProbeSettings.from_env())
+    except Exception as exc:  # never break the host
+        print(
+            f"flowscope probe: not instrumenting this process ({type(exc).__name__}: {exc})",
+            file=sys.stderr,
+        )
+
+
+def _chain() -> None:
+    """Execute the next ``sitecustomize`` on sys.path after this directory, if any."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    rest = [p for p in sys.path if os.path.abspath(p or os.curdir) != here]
+    spec = importlib.machinery.PathFinder.find_spec("sitecustomize", rest)
+    if spec is None or spec.loader is None:
+        return
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+
+
+_instrument()
+_chain()

@@ -1,0 +1,165 @@
+"""Redaction and truncation of captured payloads (node inputs/outputs, request details).
+
+Secrets never leave the process: values under sensitive keys (API keys, ``Authorization``,
+``*_token``, ``*_key``, ``password`` …) are replaced, strings are scrubbed with patterns (bearer
+tokens, ``key: value`` header lines, well-known key formats, user patterns from
+``FLOWSCOPE_REDACT_PATTERNS``), and a secret value seen under a sensitive key is remembered so
+that the same value is scrubbed wherever else it shows up (a rendered header, a request dump).
+Redaction happens before truncation, so a cut never exposes half a match.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import re
+import threading
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+REDACTED = "[REDACTED]"
+_MAX_DEPTH = 12
+_REMEMBERED_MAX = 512
+_MIN_REMEMBERED_LEN = 6
+
+_SENSITIVE_NAMES = frozenset(
+    {
+        "authorization",
+        "proxy_authorization",
+        "password",
+        "passwd",
+        "pwd",
+        "secret",
+        "token",
+        "apikey",
+        "api_key",
+        "x_api_key",
+        "cookie",
+        "set_cookie",
+        "credentials",
+        "private_key",
+        "client_secret",
+    }
+)
+_SENSITIVE_SUFFIXES = ("_token", "_key", "_secret", "_password", "_apikey", "_credentials")
+# Fields of a credential block that describe it rather than hold it.
+_DESCRIPTIVE = frozenset({"type", "header", "scheme", "kind", "name", "in", "auth_type"})
+_NAME_SEPARATORS = re.compile(r"[\s\-.]+")
+
+_SECRET_WORDS = r"(?:api[_-]?key|apikey|authorization|password|passwd|secret|token|[\w-]*_key)"
+_DEFAULT_PATTERNS: tuple[re.Pattern[str], ...] = (
+    # "Authorization: Bearer abc" / "X-API-Key: abc" / "password=abc" / '"api_key": "abc"'
+    re.compile(
+        r"(?i)(?P<keep>[\"']?[\w-]*" + _SECRET_WORDS + r"[\"']?\s*[:=]\s*[\"']?)"
+        r"(?:(?:bearer|basic|token)\s+)?[^\s\"',;&}]+"
+    ),
+    re.compile(r"(?i)(?P<keep>\b(?:bearer|basic)\s+)[A-Za-z0-9._~+/=-]{8,}"),
+    re.compile(r"\bsk-[A-Za-z0-9_-]{16,}"),  # OpenAI-style keys
+    re.compile(r"\bAKIA[0-9A-Z]{16}\b"),  # AWS access key ids
+    re.compile(r"\bgh[pousr]_[A-Za-z0-9]{30,}\b"),  # GitHub tokens
+    re.compile(r"\bxox[abposr]-[A-Za-z0-9-]{10,}"),  # Slack tokens
+    re.compile(r"\beyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}"),  # JWTs
+)
+
+
+def is_sensitive_key(key: str) -> bool:
+    """True for mapping keys / header names whose value is a credential."""
+    name = _NAME_SEPARATORS.sub("_", key.strip().lower())
+    return name in _SENSITIVE_NAMES or name.endswith(_SENSITIVE_SUFFIXES)
+
+
+class Redactor:
+    """Turns arbitrary payloads into redacted, size-bounded JSON text for span attributes."""
+
+    def __init__(self, patterns: Iterable[str] = (), max_bytes: int = 4096) -> None:
+        self.max_bytes = max_bytes
+        self._patterns = _DEFAULT_PATTERNS + tuple(re.compile(p) for p in patterns)
+        self._remembered: dict[str, None] = {}  # insertion-ordered set of secret values
+        self._lock = threading.Lock()
+        # Strings longer than this cannot show in full in the output anyway; scrubbing a
+        # margin beyond it keeps patterns that straddle the cut whole.
+        self._scan_limit = max_bytes + 256
+
+    def capture(self, value: Any) -> str:
+        """Redacted JSON text of ``value``, truncated to ``max_bytes`` (plus a marker)."""
+        text = json.dumps(
+            self.redact(value), ensure_ascii=False, default=str, separators=(",", ":")
+        )
+        return self.truncate(text)
+
+    def truncate(self, text: str) -> str:
+        data = text.encode("utf-8")
+        if len(data) <= self.max_bytes:
+            return text
+        head = data[: self.max_bytes].decode("utf-8", errors="ignore")
+        return f"{head}…[truncated, {len(data)} bytes]"
+
+    def redact(self, value: Any, _depth: int = 0) -> Any:
+        """A copy of ``value`` (JSON-like) with credentials replaced by ``[REDACTED]``."""
+        if isinstance(value, str):
+            return self.scrub(value)
+        if value is None or isinstance(value, bool | int | float):
+            return value
+        if _depth >= _MAX_DEPTH:
+            return "…"
+        if isinstance(value, Mapping):
+            return self._redact_mapping(value.items(), _depth)
+        if dataclasses.is_dataclass(value) and not isinstance(value, type):
+            fields = ((f.name, getattr(value, f.name)) for f in dataclasses.fields(value))
+            return self._redact_mapping(fields, _depth)
+        if hasattr(value, "model_dump") and callable(value.model_dump):
+            return self.redact(value.model_dump(), _depth + 1)
+        if isinstance(value, list | tuple | set | frozenset):
+            return [self.redact(item, _depth + 1) for item in value]
+        if isinstance(value, bytes | bytearray):
+            return f"<{len(value)} bytes>"
+        return self.scrub(str(value))
+
+    def _redact_mapping(
+        self, items: Iterable[tuple[Any, Any]], depth: int, strict: bool = False
+    ) -> dict[str, Any]:
+        """Redact by key name; in ``strict`` mode (inside a credential block such as Dify's
+        ``authorization: {type, config: {api_key, header}}``) every value is a secret except
+        descriptive fields (``type``, ``header`` …)."""
+        out: dict[str, Any] = {}
+        for key, item in items:
+            name = str(key)
+            if isinstance(item, Mapping) and (strict or is_sensitive_key(name)):
+                out[name] = self._redact_mapping(item.items(), depth + 1, strict=True)
+            elif item in (None, "") or isinstance(item, bool):
+                out[name] = item
+            elif is_sensitive_key(name) or (strict and name.lower() not in _DESCRIPTIVE):
+                self.remember(item)
+                out[name] = REDACTED
+            else:
+                out[name] = self.redact(item, depth + 1)
+        return out
+
+    def remember(self, secret: Any) -> None:
+        """Scrub this value from every string captured from now on."""
+        if isinstance(secret, Mapping):
+            for item in secret.values():
+                self.remember(item)
+            return
+        if not isinstance(secret, str) or len(secret) < _MIN_REMEMBERED_LEN:
+            return
+        with self._lock:
+            self._remembered[secret] = None
+            if len(self._remembered) > _REMEMBERED_MAX:
+                del self._remembered[next(iter(self._remembered))]
+
+    def scrub(self, text: str) -> str:
+        """``text`` with every remembered secret and pattern match replaced."""
+        if len(text) > self._scan_limit:
+            text = text[: self._scan_limit]
+        for secret in tuple(self._remembered):
+            if secret in text:
+                text = text.replace(secret, REDACTED)
+        for pattern in self._patterns:
+            text = pattern.sub(_replacement, text)
+        return text
+
+
+def _replacement(match: re.Match[str]) -> str:
+    keep = match.groupdict().get("keep")
+    return f"{keep}{REDACTED}" if keep else REDACTED

@@ -1,0 +1,87 @@
+"""Redaction and truncation of captured payloads."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import yaml
+
+from probe.redaction import REDACTED, Redactor, is_sensitive_key
+
+CORPUS = Path("/work/shared/dify-dsl")
+TEXT_TO_CARD_KEY = "282856915996906898.lqe1hPL1OpFHfNAoMc1PdOToeximcTrw"
+
+
+def _http_node_data() -> dict[str, object]:
+    raw = yaml.safe_load((CORPUS / "Text_to_Card_Iteration.yml").read_text(encoding="utf-8"))
+    for node in raw["workflow"]["graph"]["nodes"]:
+        if node["data"].get("type") == "http-request":
+            data: dict[str, object] = node["data"]
+            return data
+    raise AssertionError("Text_to_Card_Iteration.yml has no http-request node")
+
+
+def test_text_to_card_api_key_never_captured() -> None:
+    redactor = Redactor()
+    data = _http_node_data()
+    assert TEXT_TO_CARD_KEY in json.dumps(data)  # the corpus really holds the key
+    captured = redactor.capture(data)
+    assert TEXT_TO_CARD_KEY not in captured
+    assert REDACTED in captured
+    assert "X-API-Key" in captured  # the header name stays readable
+
+
+def test_remembered_secret_scrubbed_from_rendered_request_text() -> None:
+    redactor = Redactor()
+    redactor.capture(_http_node_data())
+    dump = f"POST /open/v1/pics HTTP/1.1\r\nX-Custom: {TEXT_TO_CARD_KEY}\r\n\r\n{{}}"
+    assert TEXT_TO_CARD_KEY not in redactor.capture({"request": dump})
+
+
+def test_header_lines_and_bearer_tokens_scrubbed() -> None:
+    redactor = Redactor()
+    text = "Authorization: Bearer abcdefghijkl123\nX-API-Key: s3cr3tvalue\nAccept: */*"
+    out = redactor.scrub(text)
+    assert "abcdefghijkl123" not in out
+    assert "s3cr3tvalue" not in out
+    assert "Accept: */*" in out
+
+
+def test_sensitive_key_names() -> None:
+    for key in ("api_key", "Authorization", "X-API-Key", "access_token", "password", "db-key"):
+        assert is_sensitive_key(key), key
+    for key in ("title", "max_tokens", "keyword", "text"):
+        assert not is_sensitive_key(key), key
+
+
+def test_nested_values_under_sensitive_keys_replaced() -> None:
+    captured = json.loads(
+        Redactor().capture({"a": [{"refresh_token": "t0k3n-value"}], "password": "hunter22"})
+    )
+    assert captured == {"a": [{"refresh_token": REDACTED}], "password": REDACTED}
+
+
+def test_custom_patterns_apply() -> None:
+    redactor = Redactor(patterns=[r"ACME-\d{6}"])
+    assert "ACME-123456" not in redactor.capture({"note": "customer ACME-123456 called"})
+
+
+def test_openai_style_key_in_free_text_scrubbed() -> None:
+    out = Redactor().scrub("use sk-abcdefghijklmnopqrstuvwx please")
+    assert "sk-abcdefghijklmnopqrstuvwx" not in out
+
+
+def test_truncation_bounds_size_and_marks_it() -> None:
+    redactor = Redactor(max_bytes=100)
+    captured = redactor.capture({"text": "é" * 500})
+    head = captured.split("…[truncated")[0]
+    assert len(head.encode("utf-8")) <= 100
+    assert "truncated" in captured
+
+
+def test_secret_straddling_the_cut_is_not_half_exposed() -> None:
+    redactor = Redactor(max_bytes=64)
+    text = "x" * 50 + " Authorization: Bearer abcdefghijklmnopqrstuvwxyz0123456789"
+    captured = redactor.capture({"t": text})
+    assert "abcdefgh" not in captured
