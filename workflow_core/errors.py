@@ -22,3 +22,19 @@ class NodeError(FlowscopeError):
         super().__init__(f"node {node_id} ({node_type}): {message}")
         self.node_id = node_id
         self.node_type = node_type
+
+
+class NodeTimeoutError(NodeError):
+    """A node ran longer than its timeout."""
+
+
+class RunLimitError(FlowscopeError):
+    """The run exceeded its step or wall-clock limit."""
+
+
+class ProviderError(FlowscopeError):
+    """An LLM provider call failed or is misconfigured."""
+
+
+class SandboxError(FlowscopeError):
+    """User code in a code node failed, timed out, broke a limit or returned the wrong types."""

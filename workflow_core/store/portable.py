@@ -220,3 +220,21 @@ def page_of(rows: Sequence[T], limit: int, key: Any) -> Page[T]:
         return Page(items, None)
     at, row_id = key(items[-1])
     return Page(items, encode_cursor(at, row_id))
+
+
+# Error codes of a transaction the database chose to abort and that is safe to run again.
+_MYSQL_RETRYABLE = {1213, 1205}  # deadlock found, lock wait timeout
+_POSTGRES_RETRYABLE = {"40P01", "40001"}  # deadlock detected, serialization failure
+
+
+def is_retryable(exc: BaseException) -> bool:
+    """Whether ``exc`` (a DBAPI error wrapped by SQLAlchemy) is a deadlock / lock timeout."""
+    orig = getattr(exc, "orig", None)
+    if orig is None:
+        return False
+    if getattr(orig, "sqlstate", None) in _POSTGRES_RETRYABLE:
+        return True
+    args = getattr(orig, "args", ())
+    if args and isinstance(args[0], int) and args[0] in _MYSQL_RETRYABLE:
+        return True
+    return "database is locked" in str(orig)

@@ -1,0 +1,118 @@
+"""Isolated execution of code nodes: one ``python -I`` subprocess per call.
+
+Isolation (see docs/workflow_core.md, "Code sandbox"):
+
+* a separate process, started with an empty environment (no secrets inherited) in isolated mode
+  (``-I``: no ``PYTHON*`` variables, no user site, no script directory on ``sys.path``);
+* a wall-clock timeout, after which the whole process group is killed;
+* ``RLIMIT_AS`` (address space) and ``RLIMIT_FSIZE`` set by the child on itself before user code
+  runs, so a runaway allocation fails inside the child with ``MemoryError``;
+* an audit hook installed before user code that refuses sockets, subprocesses, ``exec*``/``fork``
+  and ``ctypes`` loading (a guard in depth; the process boundary is the real wall);
+* inputs and the result cross a JSON boundary; the result must be a dict with string keys.
+
+``CodeSandbox.execute`` is the probe's ``code`` span target (docs/contracts.md).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from workflow_core.errors import SandboxError
+
+_CHILD = Path(__file__).with_name("_sandbox_child.py")
+_OUTPUT_LIMIT = 16 * 1024 * 1024
+
+
+class CodeSandbox:
+    """Runs a code node's ``main(**inputs)`` in a fresh, limited Python process."""
+
+    def __init__(
+        self,
+        *,
+        timeout_seconds: float = 15.0,
+        memory_mb: int = 512,
+        python: str | None = None,
+        patch_sleep: bool = False,
+    ) -> None:
+        self.timeout_seconds = timeout_seconds
+        self.memory_mb = memory_mb
+        self.python = python or sys.executable
+        #: Make ``time.sleep`` a no-op in user code (SPEC §7.6: Jina_Reader_Jinja sleeps 13 s).
+        self.patch_sleep = patch_sleep
+
+    def execute(self, code: str, inputs: dict[str, Any], *, language: str) -> dict[str, Any]:
+        """Run ``code``'s ``main(**inputs)`` and return its dict result."""
+        if language not in ("python3", "python"):
+            raise SandboxError(
+                f"code_language {language!r} is not supported; only python3 code nodes run here"
+            )
+        try:
+            payload = json.dumps(
+                {
+                    "code": code,
+                    "inputs": inputs,
+                    "memory_mb": self.memory_mb,
+                    "patch_sleep": self.patch_sleep,
+                },
+                ensure_ascii=False,
+            )
+        except (TypeError, ValueError) as exc:
+            raise SandboxError(f"inputs are not JSON-serialisable: {exc}") from exc
+        proc = subprocess.Popen(
+            [self.python, "-I", str(_CHILD)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env={},
+            cwd="/",
+            start_new_session=True,
+        )
+        try:
+            stdout, stderr = proc.communicate(payload.encode("utf-8"), self.timeout_seconds)
+        except subprocess.TimeoutExpired:
+            _kill_group(proc)
+            proc.communicate()
+            raise SandboxError(
+                f"code timed out after {self.timeout_seconds:g} s and was killed"
+            ) from None
+        finally:
+            if proc.poll() is None:
+                _kill_group(proc)
+        return self._result(proc.returncode, stdout, stderr)
+
+    def _result(self, returncode: int, stdout: bytes, stderr: bytes) -> dict[str, Any]:
+        if returncode < 0:
+            name = signal.Signals(-returncode).name
+            raise SandboxError(f"code process was killed by {name}: {_tail(stderr)}")
+        if len(stdout) > _OUTPUT_LIMIT:
+            raise SandboxError(f"code result is larger than {_OUTPUT_LIMIT} bytes")
+        try:
+            reply = json.loads(stdout.decode("utf-8").strip().splitlines()[-1])
+        except (ValueError, IndexError) as exc:
+            raise SandboxError(
+                f"code process exited with status {returncode} without a result: {_tail(stderr)}"
+            ) from exc
+        if not reply.get("ok"):
+            raise SandboxError(str(reply.get("error")))
+        result = reply["result"]
+        if not isinstance(result, dict):  # pragma: no cover - the child checks this
+            raise SandboxError("main() must return a dict")
+        return result
+
+
+def _kill_group(proc: subprocess.Popen[bytes]) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGKILL)
+
+
+def _tail(stderr: bytes, limit: int = 500) -> str:
+    text = stderr.decode("utf-8", "replace").strip()
+    return text[-limit:] or "(no output)"
