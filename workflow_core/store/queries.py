@@ -35,6 +35,7 @@ RUN_SUMMARY_COLUMNS = (
     WorkflowRun.output_tokens,
     WorkflowRun.cost_usd,
 )
+NODE_COLUMNS = tuple(c for c in NodeExecution.__table__.c if c.key != "run_id")
 DIFF_FIELDS = ("status", "outputs", "error", "model", "prompt_version_id")
 
 
@@ -184,13 +185,15 @@ class RunHistory:
             if row is None:
                 raise NotFoundError(f"run {run_id!r} is not in the run store")
             nodes = connection.execute(
-                select(NodeExecution)
+                select(*NODE_COLUMNS)
                 .where(NodeExecution.run_id == run_id)
                 .order_by(NodeExecution.sequence, NodeExecution.id)
-            ).scalars()
-            records = [_node_record(n) for n in nodes]
+            ).mappings()
+            records = [NodeExecutionRecord(**n) for n in nodes]
         summary = RunSummary(**{c.key: row[c.key] for c in RUN_SUMMARY_COLUMNS})
-        return RunDetail(summary, row["query"], row["inputs"], row["outputs"], row["error"], records)
+        return RunDetail(
+            summary, row["query"], row["inputs"], row["outputs"], row["error"], records
+        )
 
     def diff_runs(self, left_id: str, right_id: str) -> RunDiff:
         """Pair two runs' node executions node by node (n-th execution with n-th execution)."""
@@ -271,33 +274,8 @@ class RunHistory:
         with self.engine.connect() as connection:
             rows = connection.execute(stmt).all()
         return [
-            RunBucket(r.bucket, int(r.runs), int(r.failed or 0), _decimal(r.cost_usd))
-            for r in rows
+            RunBucket(r.bucket, int(r.runs), int(r.failed or 0), _decimal(r.cost_usd)) for r in rows
         ]
-
-
-def _node_record(n: NodeExecution) -> NodeExecutionRecord:
-    return NodeExecutionRecord(
-        id=n.id,
-        node_id=n.node_id,
-        node_type=n.node_type,
-        title=n.title,
-        status=n.status,
-        sequence=n.sequence,
-        scope=n.scope,
-        attempts=n.attempts,
-        inputs=n.inputs,
-        outputs=n.outputs,
-        error=n.error,
-        started_at=n.started_at,
-        finished_at=n.finished_at,
-        elapsed_ms=n.elapsed_ms,
-        model=n.model,
-        input_tokens=n.input_tokens,
-        output_tokens=n.output_tokens,
-        cost_usd=n.cost_usd,
-        prompt_version_id=n.prompt_version_id,
-    )
 
 
 def _by_occurrence(
