@@ -20,7 +20,17 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Generic, TypeVar
 
-from sqlalchemy import ColumnElement, Insert, Select, String, Table, and_, literal, or_
+from sqlalchemy import (
+    ColumnElement,
+    Insert,
+    Select,
+    SQLColumnExpression,
+    String,
+    Table,
+    and_,
+    literal,
+    or_,
+)
 from sqlalchemy.dialects import mysql, postgresql, sqlite
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.compiler import SQLCompiler
@@ -31,6 +41,7 @@ from workflow_core.store.errors import StoreError
 from workflow_core.store.types import UtcDateTime
 
 T = TypeVar("T")
+S = TypeVar("S", bound=Select[*tuple[Any, ...]])
 
 TRUNC_UNITS = ("minute", "hour", "day", "week", "month")
 
@@ -60,7 +71,7 @@ class date_trunc(FunctionElement[datetime]):
         ("unit", InternalTraversal.dp_string),
     ]
 
-    def __init__(self, unit: str, expr: ColumnElement[datetime]) -> None:
+    def __init__(self, unit: str, expr: SQLColumnExpression[datetime]) -> None:
         if unit not in TRUNC_UNITS:
             raise StoreError(
                 f"date_trunc: unit must be one of {', '.join(TRUNC_UNITS)}, got {unit!r}"
@@ -186,14 +197,14 @@ def decode_cursor(cursor: str) -> tuple[datetime, str | int]:
 
 
 def keyset_page(
-    stmt: Select[Any],
-    at_column: ColumnElement[datetime],
-    id_column: ColumnElement[Any],
+    stmt: S,
+    at_column: SQLColumnExpression[datetime],
+    id_column: SQLColumnExpression[Any],
     *,
     limit: int,
     cursor: str | None = None,
     max_limit: int = 1000,
-) -> Select[Any]:
+) -> S:
     """``stmt`` ordered newest first by ``(at, id)``, after ``cursor``, ``limit + 1`` rows.
 
     Fetching one row more than asked tells :func:`page_of` whether a next page exists. The
