@@ -1,0 +1,1 @@
+"""HTTP routes: the OTLP receiver (``ingest``) and the read API (``read``)."""

@@ -1,0 +1,1 @@
+"""OTLP decoding: request bodies (protobuf / JSON, gzip) into protobuf messages and rows."""

@@ -1,0 +1,1 @@
+"""The durable spool: an fsynced write-ahead log between acknowledging and storing."""

@@ -1,0 +1,1 @@
+"""Span storage: schema (DDL + migrations), the ClickHouse store and read queries."""

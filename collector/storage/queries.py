@@ -1,0 +1,217 @@
+"""Read queries of the API. Every value reaches ClickHouse as a bound parameter ({name:Type})."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from collector.storage import schema
+from collector.storage.store import SpanStore
+
+T = schema.TRACES
+LLM_SPAN = "(FlowscopeKind = 'llm' OR (FlowscopeKind = '' AND Model != ''))"
+WINDOW = "Timestamp >= {since:DateTime64(9)} AND Timestamp <= {until:DateTime64(9)}"
+
+
+@dataclass(frozen=True)
+class Window:
+    since: datetime
+    until: datetime
+
+    def params(self) -> dict[str, Any]:
+        return {"since": self.since, "until": self.until}
+
+
+@dataclass(frozen=True)
+class TraceFilter:
+    window: Window
+    workflow: str | None = None
+    service: str | None = None
+    status: str | None = None
+    min_duration_ms: float | None = None
+    trace_id: str | None = None
+    attrs: tuple[tuple[str, str], ...] = field(default=())
+
+    def where(self) -> tuple[str, dict[str, Any]]:
+        clauses = [WINDOW, "ParentSpanId = ''"]
+        params = self.window.params()
+        if self.workflow is not None:
+            clauses.append("WorkflowName = {workflow:String}")
+            params["workflow"] = self.workflow
+        if self.service is not None:
+            clauses.append("ServiceName = {service:String}")
+            params["service"] = self.service
+        if self.status is not None:
+            clauses.append("StatusCode = {status:String}")
+            params["status"] = self.status
+        if self.min_duration_ms is not None:
+            clauses.append("Duration >= {min_ns:UInt64}")
+            params["min_ns"] = int(self.min_duration_ms * 1_000_000)
+        if self.trace_id is not None:
+            clauses.append("TraceId = {trace_id:String}")
+            params["trace_id"] = self.trace_id
+        for i, (key, value) in enumerate(self.attrs):
+            clauses.append(
+                f"TraceId IN (SELECT TraceId FROM {T} WHERE {WINDOW} "
+                f"AND SpanAttributes[{{ak{i}:String}}] = {{av{i}:String}})"
+            )
+            params[f"ak{i}"] = key
+            params[f"av{i}"] = value
+        return " AND ".join(clauses), params
+
+
+def _ms(ns: float) -> float:
+    return round(float(ns) / 1e6, 3)
+
+
+def search_traces(
+    store: SpanStore, flt: TraceFilter, limit: int, offset: int
+) -> list[dict[str, Any]]:
+    where, params = flt.where()
+    params.update(limit=limit, offset=offset)
+    roots = store.query(
+        f"SELECT TraceId, WorkflowName, ServiceName, SpanName, "
+        f"toUnixTimestamp64Nano(Timestamp) AS start_ns, Duration, StatusCode "
+        f"FROM {T} WHERE {where} ORDER BY Timestamp DESC, TraceId "
+        f"LIMIT {{limit:UInt32}} OFFSET {{offset:UInt32}}",
+        params,
+    )
+    costs: dict[str, tuple[float, int]] = {}
+    if roots:
+        rows = store.query(
+            f"SELECT TraceId, sum(CostUsd) AS cost, count() AS spans FROM {T} "
+            f"WHERE TraceId IN {{ids:Array(String)}} AND Timestamp >= {{since:DateTime64(9)}} "
+            f"GROUP BY TraceId",
+            {"ids": [r["TraceId"] for r in roots], "since": flt.window.since},
+        )
+        costs = {r["TraceId"]: (float(r["cost"]), int(r["spans"])) for r in rows}
+    return [
+        {
+            "trace_id": r["TraceId"],
+            "workflow": r["WorkflowName"],
+            "start_time_unix_nano": int(r["start_ns"]),
+            "duration_ns": int(r["Duration"]),
+            "status_code": r["StatusCode"],
+            "cost_usd": costs.get(r["TraceId"], (0.0, 0))[0],
+            "service_name": r["ServiceName"],
+            "name": r["SpanName"],
+            "span_count": costs.get(r["TraceId"], (0.0, 0))[1],
+        }
+        for r in roots
+    ]
+
+
+SPAN_FIELDS = (
+    "SpanId, ParentSpanId, SpanName, SpanKind, toUnixTimestamp64Nano(Timestamp) AS start_ns, "
+    "Duration, StatusCode, StatusMessage, ServiceName, ResourceAttributes, ScopeName, "
+    "ScopeVersion, SpanAttributes, TraceState, CostUsd, CostSource, "
+    "arrayMap(t -> toUnixTimestamp64Nano(t), Events.Timestamp) AS ev_ts, Events.Name AS ev_name, "
+    "Events.Attributes AS ev_attrs, Links.TraceId AS lk_trace, Links.SpanId AS lk_span, "
+    "Links.TraceState AS lk_state, Links.Attributes AS lk_attrs"
+)
+
+
+def get_trace(store: SpanStore, trace_id: str) -> list[dict[str, Any]]:
+    """All spans of one trace, found through the trace id → time range table."""
+    bounds = store.query(
+        f"SELECT min(Start) AS start, max(End) AS end, count() AS n FROM {schema.TRACE_ID_TS} "
+        "WHERE TraceId = {trace_id:String}",
+        {"trace_id": trace_id},
+    )
+    params: dict[str, Any] = {"trace_id": trace_id}
+    where = "TraceId = {trace_id:String}"
+    if bounds and int(bounds[0]["n"]) > 0:
+        where += " AND Timestamp >= {start:DateTime64(9)} AND Timestamp < {end:DateTime64(9)}"
+        params.update(start=bounds[0]["start"], end=bounds[0]["end"] + timedelta(seconds=1))
+    rows = store.query(
+        f"SELECT {SPAN_FIELDS} FROM {T} WHERE {where} ORDER BY Timestamp, SpanId", params
+    )
+    seen: set[str] = set()
+    spans = []
+    for r in rows:
+        if r["SpanId"] in seen:  # a re-sent span (client retry) shows once
+            continue
+        seen.add(r["SpanId"])
+        spans.append(_span(r))
+    _roll_up_cost(spans)
+    return spans
+
+
+def _span(r: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "span_id": r["SpanId"],
+        "parent_span_id": r["ParentSpanId"],
+        "name": r["SpanName"],
+        "start_time_unix_nano": int(r["start_ns"]),
+        "duration_ns": int(r["Duration"]),
+        "status_code": r["StatusCode"],
+        "attributes": dict(r["SpanAttributes"]),
+        "status_message": r["StatusMessage"],
+        "kind": r["SpanKind"],
+        "trace_state": r["TraceState"],
+        "service_name": r["ServiceName"],
+        "resource": dict(r["ResourceAttributes"]),
+        "scope": {"name": r["ScopeName"], "version": r["ScopeVersion"]},
+        "events": [
+            {"time_unix_nano": int(t), "name": n, "attributes": dict(a)}
+            for t, n, a in zip(r["ev_ts"], r["ev_name"], r["ev_attrs"], strict=True)
+        ],
+        "links": [
+            {"trace_id": t, "span_id": s, "trace_state": st, "attributes": dict(a)}
+            for t, s, st, a in zip(
+                r["lk_trace"], r["lk_span"], r["lk_state"], r["lk_attrs"], strict=True
+            )
+        ],
+        "cost_usd": float(r["CostUsd"]),
+        "cost_source": r["CostSource"],
+    }
+
+
+def _roll_up_cost(spans: list[dict[str, Any]]) -> None:
+    """``cost_usd_total`` = own cost + every descendant's (parents roll cost up from children)."""
+    children: dict[str, list[dict[str, Any]]] = {}
+    for span in spans:
+        children.setdefault(span["parent_span_id"], []).append(span)
+
+    def total(span: dict[str, Any], depth: int) -> float:
+        if "cost_usd_total" in span:
+            return float(span["cost_usd_total"])
+        value = span["cost_usd"]
+        if depth < 1000:
+            value += sum(total(c, depth + 1) for c in children.get(span["span_id"], []))
+        span["cost_usd_total"] = value
+        return float(value)
+
+    for span in spans:
+        total(span, 0)
+
+
+def span_io(store: SpanStore, trace_id: str, span_id: str) -> dict[str, Any] | None:
+    rows = store.query(
+        f"SELECT SpanAttributes FROM {T} WHERE TraceId = {{trace_id:String}} "
+        "AND SpanId = {span_id:String} LIMIT 1",
+        {"trace_id": trace_id, "span_id": span_id},
+    )
+    if not rows:
+        return None
+    attrs: dict[str, str] = dict(rows[0]["SpanAttributes"])
+
+    def decoded(key: str) -> Any:
+        raw = attrs.get(key)
+        if raw is None:
+            return None
+        try:
+            return json.loads(raw)
+        except ValueError:
+            return raw
+
+    return {
+        "trace_id": trace_id,
+        "span_id": span_id,
+        "inputs": decoded("flowscope.node.inputs"),
+        "outputs": decoded("flowscope.node.outputs"),
+        "prompt": decoded("gen_ai.prompt") or decoded("gen_ai.input.messages"),
+        "completion": decoded("gen_ai.completion") or decoded("gen_ai.output.messages"),
+    }

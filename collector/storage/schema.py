@@ -1,0 +1,290 @@
+"""The store's schema, defined once and rendered for a single node or a cluster.
+
+``otel_traces`` and ``otel_traces_trace_id_ts`` follow the OpenTelemetry Collector ClickHouse
+exporter (same columns, types, partitioning, sort key, TTL and skip indexes), so Grafana's
+ClickHouse plugin and the exporter's users can read them. flowscope adds materialized columns
+(workflow, node, model, tokens), ingest-time cost columns and a per-node-per-minute rollup.
+
+For a cluster every table becomes a ``Replicated*MergeTree`` ``*_local`` table created
+``ON CLUSTER`` plus a ``Distributed`` table under the plain name, sharded by trace id so a whole
+trace stays on one shard; materialized views read and write the local tables.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+TRACES = "otel_traces"
+TRACE_ID_TS = "otel_traces_trace_id_ts"
+NODE_ROLLUP = "flowscope_node_stats_1m"
+USAGE = "flowscope_usage"
+MIGRATIONS = "flowscope_schema_migrations"
+
+SPAN_COLUMNS = """
+    Timestamp DateTime64(9) CODEC(Delta, ZSTD(1)),
+    TraceId String CODEC(ZSTD(1)),
+    SpanId String CODEC(ZSTD(1)),
+    ParentSpanId String CODEC(ZSTD(1)),
+    TraceState String CODEC(ZSTD(1)),
+    SpanName LowCardinality(String) CODEC(ZSTD(1)),
+    SpanKind LowCardinality(String) CODEC(ZSTD(1)),
+    ServiceName LowCardinality(String) CODEC(ZSTD(1)),
+    ResourceAttributes Map(LowCardinality(String), String) CODEC(ZSTD(1)),
+    ScopeName String CODEC(ZSTD(1)),
+    ScopeVersion String CODEC(ZSTD(1)),
+    SpanAttributes Map(LowCardinality(String), String) CODEC(ZSTD(1)),
+    Duration UInt64 CODEC(ZSTD(1)),
+    StatusCode LowCardinality(String) CODEC(ZSTD(1)),
+    StatusMessage String CODEC(ZSTD(1)),
+    Events Nested (
+        Timestamp DateTime64(9),
+        Name LowCardinality(String),
+        Attributes Map(LowCardinality(String), String)
+    ) CODEC(ZSTD(1)),
+    Links Nested (
+        TraceId String,
+        SpanId String,
+        TraceState String,
+        Attributes Map(LowCardinality(String), String)
+    ) CODEC(ZSTD(1)),
+    CostUsd Float64 DEFAULT 0 CODEC(ZSTD(1)),
+    CostSource LowCardinality(String) DEFAULT '' CODEC(ZSTD(1)),
+    FlowscopeKind LowCardinality(String)
+        MATERIALIZED SpanAttributes['flowscope.span.kind'],
+    WorkflowId LowCardinality(String) MATERIALIZED SpanAttributes['flowscope.workflow.id'],
+    WorkflowName LowCardinality(String) MATERIALIZED SpanAttributes['flowscope.workflow.name'],
+    RunId String MATERIALIZED SpanAttributes['flowscope.workflow.run_id'],
+    NodeId LowCardinality(String) MATERIALIZED SpanAttributes['flowscope.node.id'],
+    NodeType LowCardinality(String) MATERIALIZED SpanAttributes['flowscope.node.type'],
+    NodeTitle LowCardinality(String) MATERIALIZED SpanAttributes['flowscope.node.title'],
+    Provider LowCardinality(String) MATERIALIZED if(
+        SpanAttributes['gen_ai.provider.name'] != '',
+        SpanAttributes['gen_ai.provider.name'], SpanAttributes['gen_ai.system']),
+    Model LowCardinality(String) MATERIALIZED if(
+        SpanAttributes['gen_ai.request.model'] != '',
+        SpanAttributes['gen_ai.request.model'], SpanAttributes['gen_ai.response.model']),
+    InputTokens UInt64 MATERIALIZED toUInt64OrZero(SpanAttributes['gen_ai.usage.input_tokens']),
+    OutputTokens UInt64 MATERIALIZED toUInt64OrZero(SpanAttributes['gen_ai.usage.output_tokens']),
+    CacheReadTokens UInt64
+        MATERIALIZED toUInt64OrZero(SpanAttributes['gen_ai.usage.cache_read.input_tokens']),
+    SamplingRate Float64 MATERIALIZED toFloat64OrZero(SpanAttributes['sampling.rate']),
+    AdjustedCount UInt32 MATERIALIZED toUInt32(if(SamplingRate > 0 AND SamplingRate < 1,
+        least(1e9, greatest(1, round(1 / greatest(SamplingRate, 1e-9)))), 1)),
+    INDEX idx_trace_id TraceId TYPE bloom_filter(0.001) GRANULARITY 1,
+    INDEX idx_res_attr_key mapKeys(ResourceAttributes) TYPE bloom_filter(0.01) GRANULARITY 1,
+    INDEX idx_res_attr_value mapValues(ResourceAttributes) TYPE bloom_filter(0.01) GRANULARITY 1,
+    INDEX idx_span_attr_key mapKeys(SpanAttributes) TYPE bloom_filter(0.01) GRANULARITY 1,
+    INDEX idx_span_attr_value mapValues(SpanAttributes) TYPE bloom_filter(0.01) GRANULARITY 1,
+    INDEX idx_duration Duration TYPE minmax GRANULARITY 1
+"""
+
+TRACE_ID_TS_COLUMNS = """
+    TraceId String CODEC(ZSTD(1)),
+    Start DateTime CODEC(Delta, ZSTD(1)),
+    End DateTime CODEC(Delta, ZSTD(1)),
+    INDEX idx_trace_id TraceId TYPE bloom_filter(0.01) GRANULARITY 1
+"""
+
+NODE_ROLLUP_COLUMNS = """
+    Minute DateTime CODEC(Delta, ZSTD(1)),
+    ServiceName LowCardinality(String),
+    WorkflowName LowCardinality(String),
+    NodeId LowCardinality(String),
+    NodeType LowCardinality(String),
+    NodeTitle SimpleAggregateFunction(anyLast, String),
+    Spans SimpleAggregateFunction(sum, UInt64),
+    Count SimpleAggregateFunction(sum, UInt64),
+    Errors SimpleAggregateFunction(sum, UInt64),
+    InputTokens SimpleAggregateFunction(sum, UInt64),
+    OutputTokens SimpleAggregateFunction(sum, UInt64),
+    CostUsd SimpleAggregateFunction(sum, Float64),
+    Latency AggregateFunction(quantilesTDigestWeighted(0.5, 0.95, 0.99), UInt64, UInt32)
+"""
+
+USAGE_COLUMNS = """
+    Timestamp DateTime64(9) CODEC(Delta, ZSTD(1)),
+    StartTimestamp DateTime64(9) CODEC(Delta, ZSTD(1)),
+    ServiceName LowCardinality(String),
+    ServiceInstance String,
+    MetricName LowCardinality(String),
+    Attributes Map(LowCardinality(String), String),
+    Cumulative UInt8,
+    Value Float64,
+    WorkflowName LowCardinality(String) MATERIALIZED Attributes['flowscope.workflow.name'],
+    NodeId LowCardinality(String) MATERIALIZED Attributes['flowscope.node.id'],
+    Provider LowCardinality(String) MATERIALIZED Attributes['gen_ai.provider.name'],
+    Model LowCardinality(String) MATERIALIZED Attributes['gen_ai.request.model'],
+    TokenType LowCardinality(String) MATERIALIZED Attributes['gen_ai.token.type']
+"""
+
+NODE_ROLLUP_SELECT = """
+    SELECT
+        toStartOfMinute(Timestamp) AS Minute, ServiceName, WorkflowName, NodeId,
+        anyIf(NodeType, FlowscopeKind = 'node') AS NodeType,
+        anyLastIf(NodeTitle, FlowscopeKind = 'node') AS NodeTitle,
+        toUInt64(countIf(FlowscopeKind = 'node')) AS Spans,
+        toUInt64(sumIf(AdjustedCount, FlowscopeKind = 'node')) AS Count,
+        toUInt64(sumIf(AdjustedCount, FlowscopeKind = 'node' AND StatusCode = 'Error')) AS Errors,
+        toUInt64(sumIf(InputTokens * AdjustedCount, FlowscopeKind = 'llm')) AS InputTokens,
+        toUInt64(sumIf(OutputTokens * AdjustedCount, FlowscopeKind = 'llm')) AS OutputTokens,
+        sumIf(CostUsd * AdjustedCount, FlowscopeKind = 'llm') AS CostUsd,
+        quantilesTDigestWeightedStateIf(0.5, 0.95, 0.99)(
+            Duration, AdjustedCount, FlowscopeKind = 'node') AS Latency
+    FROM {source}
+    WHERE NodeId != ''
+    GROUP BY Minute, ServiceName, WorkflowName, NodeId
+"""
+
+
+@dataclass(frozen=True)
+class Table:
+    name: str
+    columns: str
+    engine: str  # MergeTree family name without "Replicated"
+    order_by: str
+    partition_by: str | None = None
+    ttl_column: str | None = None
+    shard_key: str = "rand()"
+
+
+@dataclass(frozen=True)
+class View:
+    name: str
+    target: str
+    select: str  # with {source} standing for the table it reads
+
+
+TABLES = (
+    Table(
+        TRACES,
+        SPAN_COLUMNS,
+        "MergeTree",
+        "(ServiceName, SpanName, toDateTime(Timestamp))",
+        "toDate(Timestamp)",
+        "Timestamp",
+        "cityHash64(TraceId)",
+    ),
+    Table(
+        TRACE_ID_TS,
+        TRACE_ID_TS_COLUMNS,
+        "MergeTree",
+        "(TraceId, Start)",
+        "toDate(Start)",
+        "Start",
+        "cityHash64(TraceId)",
+    ),
+    Table(
+        NODE_ROLLUP,
+        NODE_ROLLUP_COLUMNS,
+        "AggregatingMergeTree",
+        "(WorkflowName, NodeId, ServiceName, NodeType, Minute)",
+        "toYYYYMM(Minute)",
+        "Minute",
+        "cityHash64(WorkflowName, NodeId)",
+    ),
+    Table(
+        USAGE,
+        USAGE_COLUMNS,
+        "MergeTree",
+        "(ServiceName, MetricName, Timestamp)",
+        "toDate(Timestamp)",
+        "Timestamp",
+        "cityHash64(ServiceInstance)",
+    ),
+)
+
+VIEWS = (
+    View(
+        f"{TRACE_ID_TS}_mv",
+        TRACE_ID_TS,
+        "SELECT TraceId, min(Timestamp) AS Start, max(Timestamp) AS End FROM {source} "
+        "WHERE TraceId != '' GROUP BY TraceId",
+    ),
+    View(f"{NODE_ROLLUP}_mv", NODE_ROLLUP, NODE_ROLLUP_SELECT),
+)
+
+# Inserts carry a deduplication token per spool batch; a non-replicated table keeps the window.
+DEDUP_SETTINGS = "non_replicated_deduplication_window = 10000"
+
+
+def _table_ddl(table: Table, *, ttl_days: int, cluster: str | None) -> list[str]:
+    local = f"{table.name}_local" if cluster else table.name
+    on_cluster = f" ON CLUSTER {cluster}" if cluster else ""
+    if cluster:
+        engine = (
+            f"Replicated{table.engine}('/clickhouse/tables/{{shard}}/{{database}}/{local}', "
+            "'{replica}')"
+        )
+        settings = "index_granularity = 8192, ttl_only_drop_parts = 1"
+    else:
+        engine = f"{table.engine}()"
+        settings = f"index_granularity = 8192, ttl_only_drop_parts = 1, {DEDUP_SETTINGS}"
+    parts = [
+        f"CREATE TABLE IF NOT EXISTS {local}{on_cluster} ({table.columns})",
+        f"ENGINE = {engine}",
+    ]
+    if table.partition_by:
+        parts.append(f"PARTITION BY {table.partition_by}")
+    parts.append(f"ORDER BY {table.order_by}")
+    if ttl_days > 0 and table.ttl_column:
+        parts.append(f"TTL toDateTime({table.ttl_column}) + toIntervalDay({ttl_days})")
+    parts.append(f"SETTINGS {settings}")
+    statements = ["\n".join(parts)]
+    if cluster:
+        statements.append(
+            f"CREATE TABLE IF NOT EXISTS {table.name}{on_cluster} AS {local}\n"
+            f"ENGINE = Distributed({cluster}, currentDatabase(), {local}, {table.shard_key})"
+        )
+    return statements
+
+
+def _view_ddl(view: View, *, cluster: str | None) -> str:
+    suffix = "_local" if cluster else ""
+    on_cluster = f" ON CLUSTER {cluster}" if cluster else ""
+    select = view.select.format(source=f"{TRACES}{suffix}")
+    return (
+        f"CREATE MATERIALIZED VIEW IF NOT EXISTS {view.name}{on_cluster} "
+        f"TO {view.target}{suffix} AS {select.strip()}"
+    )
+
+
+def render_ddl(*, ttl_days: int = 0, cluster: str | None = None) -> list[str]:
+    """All CREATE statements, in dependency order, for one node or ``ON CLUSTER cluster``."""
+    statements: list[str] = []
+    for table in TABLES:
+        statements.extend(_table_ddl(table, ttl_days=ttl_days, cluster=cluster))
+    statements.extend(_view_ddl(view, cluster=cluster) for view in VIEWS)
+    return statements
+
+
+@dataclass(frozen=True)
+class Migration:
+    version: int
+    description: str
+    statements: tuple[str, ...]
+
+
+def migrations(*, ttl_days: int = 0, cluster: str | None = None) -> list[Migration]:
+    """Versioned migrations; each statement is idempotent so a migration can be re-run."""
+    return [
+        Migration(
+            1,
+            "otel_traces, trace id lookup, node rollup, usage metrics",
+            tuple(render_ddl(ttl_days=ttl_days, cluster=cluster)),
+        ),
+    ]
+
+
+def migrations_table_ddl(cluster: str | None = None) -> str:
+    on_cluster = f" ON CLUSTER {cluster}" if cluster else ""
+    engine = (
+        "ReplicatedReplacingMergeTree('/clickhouse/tables/{shard}/{database}/"
+        f"{MIGRATIONS}', '{{replica}}')"
+        if cluster
+        else "ReplacingMergeTree()"
+    )
+    return (
+        f"CREATE TABLE IF NOT EXISTS {MIGRATIONS}{on_cluster} "
+        "(Version UInt32, Description String, AppliedAt DateTime DEFAULT now()) "
+        f"ENGINE = {engine} ORDER BY Version"
+    )

@@ -1,0 +1,132 @@
+"""Real collector processes for tests: free loopback port, temp chDB + spool, clean shutdown."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+FLOWSCOPE = str(Path(sys.executable).parent / "flowscope")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class CollectorProcess:
+    """``flowscope collector`` as a subprocess; ``start``/``kill``/``stop`` keep the data dir."""
+
+    def __init__(
+        self, workdir: Path, env: Mapping[str, str] | None = None, port: int | None = None
+    ) -> None:
+        self.workdir = workdir
+        self.store_dir = workdir / "chdb"
+        self.spool_dir = workdir / "spool"
+        self.port = port or free_port()
+        self.extra_env = dict(env or {})
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.log_path = workdir / "collector.log"
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, *, wait_store: bool = True, timeout: float = 90.0) -> CollectorProcess:
+        env = {**os.environ, **self.extra_env}
+        env.pop("FLOWSCOPE_STORE", None) if "FLOWSCOPE_STORE" not in self.extra_env else None
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        log = self.log_path.open("ab")
+        self.proc = subprocess.Popen(
+            [
+                FLOWSCOPE,
+                "collector",
+                "--port",
+                str(self.port),
+                "--store",
+                f"chdb://{self.store_dir}",
+                "--spool-dir",
+                str(self.spool_dir),
+            ],
+            cwd=self.workdir,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        log.close()
+        self.wait_ready(wait_store=wait_store, timeout=timeout)
+        return self
+
+    def wait_ready(self, *, wait_store: bool, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            assert self.proc is not None
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"collector exited {self.proc.returncode}: {self.log()}")
+            try:
+                health = httpx.get(f"{self.url}/healthz", timeout=2).json()
+            except httpx.HTTPError:
+                time.sleep(0.2)
+                continue
+            if health["store_ready"] or not wait_store:
+                return
+            time.sleep(0.2)
+        raise TimeoutError(f"collector not ready after {timeout}s: {self.log()}")
+
+    def health(self) -> dict[str, Any]:
+        result: dict[str, Any] = httpx.get(f"{self.url}/healthz", timeout=5).json()
+        return result
+
+    def wait_drained(self, timeout: float = 60.0) -> None:
+        """Wait until everything acknowledged is stored (spool backlog 0)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.health()["spool_backlog_bytes"] == 0:
+                return
+            time.sleep(0.1)
+        raise TimeoutError(f"spool not drained after {timeout}s: {self.health()}")
+
+    def log(self) -> str:
+        try:
+            return self.log_path.read_text(errors="replace")[-4000:]
+        except OSError:
+            return ""
+
+    def kill(self) -> None:
+        """SIGKILL: no shutdown hooks, no final fsync."""
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL)
+            self.proc.wait(10)
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(10)
+
+    def get(self, path: str, **params: Any) -> httpx.Response:
+        return httpx.get(f"{self.url}{path}", params=params, timeout=30)
+
+    def post_json(
+        self, path: str, body: Any, headers: dict[str, str] | None = None
+    ) -> httpx.Response:
+        import json
+
+        return httpx.post(
+            f"{self.url}{path}",
+            content=json.dumps(body).encode(),
+            headers={"Content-Type": "application/json", **(headers or {})},
+            timeout=30,
+        )
