@@ -51,9 +51,9 @@ from workflow_core.providers.base import LLMClient
 
 def default_llm_client() -> LLMClient:
     """workflow_core's simulated provider, with no added latency."""
-    from workflow_core.providers.simulated import SimulatedProvider
+    from workflow_core.providers.simulated import SimulatedLLM as CoreSimulatedLLM
 
-    return SimulatedProvider(latency_ms=0)
+    return CoreSimulatedLLM(latency_ms=0)
 
 
 @dataclass(slots=True)
@@ -174,7 +174,7 @@ def load_engine(
         runtime_state=state,
         credentials=DslCredentials(),
         dependencies=list(plan.dependencies),
-        llm_client=llm_client,
+        llm_client=llm_client or default_llm_client(),
     )
     graph = Graph.init(graph_config=graph_config, node_factory=factory, root_node_id=root_id)
     return Engine(graph=graph, runtime_state=state, workers=workers)

@@ -1,0 +1,97 @@
+"""Puts a :class:`~probe.graphon.layer.FlowscopeLayer` into every graphon ``Engine``.
+
+A wrapt post-import hook on ``graphon.engine.engine`` wraps ``Engine.__init__`` once the host
+imports graphon (``import probe`` imports nothing of graphon). The graphon version is checked
+first: outside the window the probe was written and tested for, one warning and no patching —
+the layer reads graphon internals (worker frame ids) that may move between versions.
+
+The layer asks for the probe's runtime at the start of each run, so an engine built before
+``probe.instrument()`` or run after ``probe.uninstrument()`` is simply not traced.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import threading
+from types import ModuleType
+from typing import Any
+
+import wrapt
+from packaging.specifiers import SpecifierSet
+from packaging.version import InvalidVersion, Version
+
+from probe import guard
+
+MODULE = "graphon.engine.engine"
+TARGET = "graphon.engine.engine:Engine.__init__"
+
+_lock = threading.Lock()
+_hooked = False
+_patched = False
+
+
+def supported(version: str | None, window: str) -> bool:
+    if version is None:
+        return False
+    try:
+        return Version(version) in SpecifierSet(window)
+    except InvalidVersion:
+        return False
+
+
+def register(window: str) -> None:
+    """Hook graphon's engine module (idempotent); patches when it is imported."""
+    global _hooked
+    with _lock:
+        if _hooked:
+            return
+        _hooked = True
+    wrapt.register_post_import_hook(lambda module: _patch(module, window), MODULE)
+
+
+def _patch(module: ModuleType, window: str) -> None:
+    global _patched
+    try:
+        version = importlib.metadata.version("graphon")
+    except importlib.metadata.PackageNotFoundError:
+        version = None
+    if not supported(version, window):
+        guard.warn_once(
+            "graphon (version)",
+            "flowscope probe: graphon %s is outside the supported window %s; graphon is not "
+            "instrumented",
+            version or "unknown",
+            window,
+        )
+        return
+    with _lock:
+        if _patched:
+            return
+        _patched = True
+    try:
+        wrapt.wrap_function_wrapper(module, "Engine.__init__", _engine_init)
+    except Exception as exc:
+        guard.report(f"{TARGET} (patching)", exc)
+
+
+def _engine_init(wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    result = wrapped(*args, **kwargs)
+    try:
+        from probe.graphon.layer import FlowscopeLayer
+
+        instance.add_layer(FlowscopeLayer(instance, current_runtime))
+    except Exception as exc:
+        guard.report(TARGET, exc)
+    return result
+
+
+def current_runtime() -> Any:
+    """The probe's runtime while instrumented, else None."""
+    from probe import instrumentation
+
+    state = getattr(instrumentation, "_state", None)
+    return getattr(state, "runtime", None)
+
+
+def is_patched() -> bool:
+    return _patched
