@@ -23,7 +23,7 @@ from opentelemetry import metrics
 
 if TYPE_CHECKING:
     from opentelemetry.sdk.metrics import MeterProvider
-    from opentelemetry.sdk.metrics.export import MetricExporter
+    from opentelemetry.sdk.metrics.export import MetricExporter, MetricReader
     from opentelemetry.sdk.resources import Resource
     from opentelemetry.util.types import AttributeValue
 
@@ -79,6 +79,7 @@ def install_meter_provider(
     export_interval_ms: int = 10_000,
     export_timeout_s: float = 5.0,
     exporter: MetricExporter | None = None,
+    reader: MetricReader | None = None,
 ) -> MeterProvider:
     """Create the probe's private meter provider exporting to ``{endpoint}/v1/metrics``.
 
@@ -87,7 +88,7 @@ def install_meter_provider(
     of two processes of one service never merge. Idempotent: a second call replaces the first
     provider after flushing it. ``export_timeout_s`` bounds one export (retries included), so a
     collector that is down never holds the host's exit for long. ``exporter`` replaces the OTLP
-    exporter.
+    exporter; ``reader`` replaces the periodic reader altogether (an ``InMemoryMetricReader``).
     """
     from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter
     from opentelemetry.sdk.metrics import MeterProvider
@@ -98,11 +99,12 @@ def install_meter_provider(
     base = resource if resource is not None else Resource.create()
     if "service.instance.id" not in base.attributes:
         base = base.merge(Resource({"service.instance.id": str(uuid.uuid4())}))
-    reader = PeriodicExportingMetricReader(
-        exporter
-        or OTLPMetricExporter(endpoint=metrics_endpoint(endpoint), timeout=export_timeout_s),
-        export_interval_millis=export_interval_ms,
-    )
+    if reader is None:
+        reader = PeriodicExportingMetricReader(
+            exporter
+            or OTLPMetricExporter(endpoint=metrics_endpoint(endpoint), timeout=export_timeout_s),
+            export_interval_millis=export_interval_ms,
+        )
     provider = MeterProvider(resource=base, metric_readers=[reader])
     shutdown()
     with _lock:
