@@ -248,3 +248,16 @@ def run_file(
     """Load and run one DSL file on graphon, offline."""
     engine = load_engine(path, inputs, query=query, llm_client=llm_client)
     return run_engine(engine, keep_events=keep_events)
+
+
+def plain(value: Any) -> Any:
+    """graphon output values (segments, files) as plain JSON-able Python objects."""
+    if hasattr(value, "to_object"):
+        return plain(value.to_object())
+    if isinstance(value, Mapping):
+        return {str(k): plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [plain(v) for v in value]
+    if hasattr(value, "model_dump"):
+        return plain(value.model_dump(mode="json"))
+    return value

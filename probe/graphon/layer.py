@@ -328,7 +328,7 @@ class FlowscopeLayer(Layer):  # type: ignore[misc,valid-type]
                 span.record_exception(error)
             if failed:
                 span.set_status(Status(StatusCode.ERROR))
-            span.end()
+            span.end(end_time=now)
         rt.sampler.record(semconv.KIND_NODE, scope.workflow, scope.node_type, failed)
 
 
