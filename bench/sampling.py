@@ -173,6 +173,38 @@ def true_cost(calls: list[tuple[str, str, int, int, int]]) -> float:
     return total
 
 
+def hot_path_figures(policy_path: Path, loops: int = 200_000) -> dict[str, float]:
+    """Cost of ``decide`` + ``record`` (a dropped LLM span) vs the OTel SDK's sampled-out span."""
+    import random
+    import timeit
+
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.sampling import TraceIdRatioBased
+
+    from probe.sampling import load_sampler
+
+    sampler = load_sampler(str(policy_path), watch=False)
+    trace_id = random.Random(5).getrandbits(128) | (0xFFFF << 48)  # dropped at 20 %
+    assert not sampler.decide("llm", SEO, "llm", trace_id, True).sampled
+
+    def ours() -> None:
+        sampler.decide("llm", SEO, "llm", trace_id, True)
+        sampler.record("llm", SEO, "llm", False)
+
+    tracer = TracerProvider(sampler=TraceIdRatioBased(0.0)).get_tracer("bench")
+    attributes = {"gen_ai.request.model": "gpt-4o-mini", "flowscope.span.kind": "llm"}
+
+    def sdk() -> None:
+        with tracer.start_as_current_span("chat gpt-4o-mini", attributes=attributes):
+            pass
+
+    best = {}
+    for name, fn in (("decide_record_us", ours), ("otel_drop_us", sdk)):
+        best[name] = min(timeit.repeat(fn, number=loops // 10, repeat=5)) / (loops // 10) * 1e6
+    best["decide_record_ratio"] = best["decide_record_us"] / best["otel_drop_us"]
+    return {k: round(v, 3) for k, v in best.items()}
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -264,6 +296,7 @@ def main(argv: list[str] | None = None) -> int:
     policy_path = workdir / "sampling.yaml"
     policy_path.write_text(yaml.safe_dump(policy_document(), sort_keys=False))
     try:
+        hot_path = hot_path_figures(policy_path)
         with collector(workdir) as url:
             inner = load_sampler(str(policy_path))
             assert isinstance(inner, PolicySampler)
@@ -286,6 +319,7 @@ def main(argv: list[str] | None = None) -> int:
             expected = sum(sampler.kept.values())
             stored_spans = wait_stored(url, service, expected)
             figures.update(read_back(url, service, sampler, llm, figures, stored_spans))
+            figures.update(hot_path)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     for key, value in figures.items():

@@ -1,9 +1,11 @@
-"""Errors of the sampling package."""
+"""Errors of the sampling package, under the probe's base exception."""
 
 from __future__ import annotations
 
+from probe.errors import ProbeError
 
-class SamplingError(Exception):
+
+class SamplingError(ProbeError):
     """Base class of every error the sampling package raises on purpose."""
 
 
