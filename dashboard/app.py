@@ -21,7 +21,12 @@ logger = logging.getLogger("dashboard")
 
 # url path (= pages/<name>.py), title, icon
 PAGES = (
+    ("overview", "Overview", ":material/space_dashboard:"),
     ("nodes", "Nodes", ":material/account_tree:"),
+    ("models", "Models", ":material/memory:"),
+    ("traces", "Traces", ":material/timeline:"),
+    ("diff", "Runs diff", ":material/difference:"),
+    ("prompts", "Prompt versions", ":material/history_edu:"),
 )
 
 

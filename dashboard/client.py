@@ -36,12 +36,13 @@ class NodeStat(_Model):
     title: str
     count: int
     errors: int
-    p50_ms: float
-    p95_ms: float
+    p50_ms: float | None
+    p95_ms: float | None
     p99_ms: float | None = None
     input_tokens: int
     output_tokens: int
     cost_usd: float
+    sampled_spans: int | None = None
 
 
 class TraceSummary(_Model):
@@ -53,10 +54,8 @@ class TraceSummary(_Model):
     duration_ns: int
     status_code: str
     cost_usd: float
-    service: str | None = None
-    run_id: str | None = None
-    input_tokens: int | None = None
-    output_tokens: int | None = None
+    service_name: str | None = None
+    span_count: int | None = None
 
 
 class SpanEvent(_Model):
@@ -76,7 +75,7 @@ class Span(_Model):
     status_code: str
     attributes: dict[str, Any] = Field(default_factory=dict)
     status_message: str | None = None
-    service: str | None = None
+    service_name: str | None = None
     cost_usd: float | None = None
     events: list[SpanEvent] = Field(default_factory=list)
 
@@ -115,6 +114,80 @@ class Span(_Model):
 class Trace(_Model):
     trace_id: str
     spans: list[Span]
+
+
+class Overview(_Model):
+    """``GET /api/stats/overview``: headline figures; ``true_*`` are None without usage metrics."""
+
+    runs: int
+    sampled_runs: int
+    errors: int
+    error_rate: float
+    p50_ms: float | None
+    p95_ms: float | None
+    p99_ms: float | None
+    spans: int
+    sampled_cost_usd: float
+    sampled_input_tokens: int
+    sampled_output_tokens: int
+    estimated_cost_usd: float
+    estimated_input_tokens: int
+    estimated_output_tokens: int
+    true_cost_usd: float | None = None
+    true_input_tokens: int | None = None
+    true_output_tokens: int | None = None
+    true_calls: int | None = None
+    total_cost_usd: float
+    total_tokens: int
+
+
+class WorkflowStat(_Model):
+    workflow: str
+    runs: int
+    errors: int
+    error_rate: float
+    p50_ms: float | None
+    p95_ms: float | None
+    p99_ms: float | None
+    input_tokens: int
+    output_tokens: int
+    cost_usd: float
+    last_run: str | None = None
+
+
+class ModelStat(_Model):
+    provider: str
+    model: str
+    calls: int
+    input_tokens: int
+    output_tokens: int
+    cache_read_tokens: int = 0
+    cost_usd: float
+    price_source: str = ""
+    errors: int = 0
+    p50_ms: float | None = None
+    p95_ms: float | None = None
+
+
+class CostPoint(_Model):
+    bucket_start: str
+    group: str
+    cost_usd: float
+    input_tokens: int
+    output_tokens: int
+    calls: int
+
+
+class _WorkflowsPage(_Model):
+    workflows: list[WorkflowStat]
+
+
+class _ModelsPage(_Model):
+    models: list[ModelStat]
+
+
+class _CostPage(_Model):
+    points: list[CostPoint]
 
 
 class _NodesPage(_Model):
@@ -166,7 +239,13 @@ class CollectorClient:
     def close(self) -> None:
         self._http.close()
 
-    def _get(self, path: str, params: Mapping[str, str | int] | None = None) -> Any:
+    def _get(
+        self,
+        path: str,
+        params: Mapping[str, str | int] | None = None,
+        *,
+        not_found_ok: bool = False,
+    ) -> Any:
         try:
             response = self._http.get(path, params=dict(params or {}))
         except httpx.HTTPError as exc:
@@ -180,6 +259,8 @@ class CollectorClient:
                 f"collector at {self.base_url} refused GET {path} ({response.status_code}); "
                 "set FLOWSCOPE_READ_TOKEN to the collector's read token"
             )
+        if response.status_code == 404 and not_found_ok:
+            return None
         if response.status_code >= 400:
             raise CollectorResponseError(
                 f"collector at {self.base_url}: GET {path} answered {response.status_code}: "
@@ -207,9 +288,7 @@ class CollectorClient:
             return False
 
     def node_stats(self, filters: Filters | None = None) -> list[NodeStat]:
-        path = "/api/stats/nodes"
-        body = self._get(path, (filters or Filters()).params())
-        return self._parse(_NodesPage, path, body).nodes
+        return self._stats(_NodesPage, "nodes", filters).nodes
 
     def traces(
         self, filters: Filters | None = None, *, limit: int = 100, offset: int = 0
@@ -220,10 +299,34 @@ class CollectorClient:
             params["offset"] = offset
         return self._parse(_TracesPage, path, self._get(path, params)).traces
 
-    def trace(self, trace_id: str) -> Trace:
+    def trace(self, trace_id: str) -> Trace | None:
+        """One trace with all its spans, or None when the store does not hold it."""
         path = f"/api/traces/{trace_id}"
-        return self._parse(Trace, path, self._get(path))
+        body = self._get(path, not_found_ok=True)
+        return None if body is None else self._parse(Trace, path, body)
 
-    def stats(self, name: str, filters: Filters | None = None, **extra: str | int) -> Any:
-        """An extension stats endpoint (``/api/stats/{name}``) as raw JSON."""
-        return self._get(f"/api/stats/{name}", {**(filters or Filters()).params(), **extra})
+    def _stats(self, model: type[_M], name: str, filters: Filters | None, **extra: str) -> _M:
+        path = f"/api/stats/{name}"
+        return self._parse(model, path, self._get(path, {**_window(filters), **extra}))
+
+    def overview(self, filters: Filters | None = None) -> Overview:
+        return self._stats(Overview, "overview", filters)
+
+    def workflow_stats(self, filters: Filters | None = None) -> list[WorkflowStat]:
+        return self._stats(_WorkflowsPage, "workflows", filters).workflows
+
+    def model_stats(self, filters: Filters | None = None) -> list[ModelStat]:
+        return self._stats(_ModelsPage, "models", filters).models
+
+    def cost_over_time(
+        self, filters: Filters | None = None, *, bucket: str = "hour", group_by: str = "workflow"
+    ) -> list[CostPoint]:
+        return self._stats(
+            _CostPage, "cost_over_time", filters, bucket=bucket, group_by=group_by
+        ).points
+
+
+def _window(filters: Filters | None) -> dict[str, str]:
+    """The stats endpoints take the window, service and workflow filters only."""
+    params = (filters or Filters()).params()
+    return {k: v for k, v in params.items() if k in ("since", "until", "service", "workflow")}

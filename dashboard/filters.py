@@ -8,14 +8,14 @@ import streamlit as st
 
 from dashboard.client import Filters
 
-RANGES: dict[str, timedelta | None] = {
+RANGES: dict[str, timedelta] = {
     "15m": timedelta(minutes=15),
     "1h": timedelta(hours=1),
     "6h": timedelta(hours=6),
     "24h": timedelta(hours=24),
     "7d": timedelta(days=7),
     "30d": timedelta(days=30),
-    "all": None,
+    "365d": timedelta(days=365),
 }
 RANGE_LABELS = {
     "15m": "Last 15 minutes",
@@ -24,16 +24,14 @@ RANGE_LABELS = {
     "24h": "Last 24 hours",
     "7d": "Last 7 days",
     "30d": "Last 30 days",
-    "all": "All time",
+    "365d": "Last 365 days",
 }
 ALL = ""
 
 
-def since_for(range_key: str, now: datetime | None = None) -> str | None:
-    """ISO-8601 UTC start of a named range, or None for all time."""
-    delta = RANGES.get(range_key)
-    if delta is None:
-        return None
+def since_for(range_key: str, now: datetime | None = None) -> str:
+    """ISO-8601 UTC start of a named range (the collector keeps at most 400 days per query)."""
+    delta = RANGES.get(range_key) or RANGES["24h"]
     return ((now or datetime.now(UTC)) - delta).isoformat(timespec="seconds")
 
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 import streamlit as st
@@ -71,12 +73,18 @@ def fmt_usd(value: float) -> str:
     return f"${value:,.4f}"
 
 
-def fmt_ms(value: float) -> str:
+def fmt_ms(value: float | None) -> str:
+    if value is None or math.isnan(value):
+        return "—"
     if value >= 10_000:
         return f"{value / 1000:,.1f} s"
     if value >= 100:
         return f"{value:,.0f} ms"
     return f"{value:,.1f} ms"
+
+
+def fmt_time(unix_nano: int) -> str:
+    return datetime.fromtimestamp(unix_nano / 1e9, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
 def fmt_int(value: float) -> str:

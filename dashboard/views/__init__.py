@@ -1,1 +1,1 @@
-"""Page logic: one module per page, each with ``render(ctx)``; pages/ holds the thin scripts."""
+"""Page logic: one module per page, each with ``render(ctx)``; dashboard/pages/ has the scripts."""

@@ -86,8 +86,8 @@ def _detail(ctx: PageContext, row: pd.Series, filters: Filters) -> None:
     cols = st.columns(6)
     cols[0].metric("Runs", f"{int(row['count']):,}")
     cols[1].metric("Errors", f"{int(row['errors']):,}")
-    cols[2].metric("p50", fmt_ms(float(row["p50_ms"])))
-    cols[3].metric("p95", fmt_ms(float(row["p95_ms"])))
+    cols[2].metric("p50", fmt_ms(row["p50_ms"]))
+    cols[3].metric("p95", fmt_ms(row["p95_ms"]))
     cols[4].metric("Tokens", f"{int(row['input_tokens'] + row['output_tokens']):,}")
     cols[5].metric("Cost", fmt_usd(float(row["cost_usd"])))
     traces = ctx.client.traces(

@@ -1,0 +1,219 @@
+"""Traces: search runs, then one trace as a waterfall with every span's details and links."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+import pandas as pd
+import streamlit as st
+
+from dashboard.client import Filters, Trace, TraceSummary
+from dashboard.ui import PageContext, empty_store_help, fmt_ms, fmt_time, fmt_usd, link_buttons
+from dashboard.waterfall import Row, tree_rows, waterfall_figure
+
+HEX32 = re.compile(r"[0-9a-fA-F]{32}")
+STATUSES = {"": "Any status", "ok": "OK", "error": "Error"}
+IO_ATTRIBUTES = ("flowscope.node.inputs", "flowscope.node.outputs")
+
+
+def traces_frame(traces: list[TraceSummary]) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "open": [f"./traces?trace={t.trace_id}" for t in traces],
+            "trace_id": [t.trace_id for t in traces],
+            "workflow": [t.workflow for t in traces],
+            "started": [fmt_time(t.start_time_unix_nano) for t in traces],
+            "duration_ms": [t.duration_ns / 1e6 for t in traces],
+            "status": [t.status_code for t in traces],
+            "cost_usd": [t.cost_usd for t in traces],
+        }
+    )
+
+
+def _search(ctx: PageContext) -> None:
+    c2, c3, c4 = st.columns([1, 1, 2])
+    status = c2.selectbox(
+        "Status",
+        list(STATUSES),
+        format_func=STATUSES.__getitem__,
+        key="status",
+        bind="query-params",
+    )
+    min_ms = c3.number_input(
+        "Min duration (ms)", min_value=0, step=100, key="min_ms", bind="query-params"
+    )
+    attr = c4.text_input(
+        "Attribute", key="attr", bind="query-params", placeholder="gen_ai.request.model=gpt-4o-mini"
+    )
+    f = ctx.filters
+    filters = Filters(
+        since=f.since,
+        service=f.service,
+        workflow=f.workflow,
+        status=status or None,
+        min_duration_ms=float(min_ms) if min_ms else None,
+        attr=attr.strip() or None,
+    )
+    traces = ctx.client.traces(filters, limit=200)
+    if not traces:
+        if filters == Filters(since=f.since, service=f.service, workflow=f.workflow):
+            empty_store_help(ctx, "traces")
+        else:
+            st.info("No trace matches these filters.")
+        return
+    st.caption(f"{len(traces)} most recent traces — select a row to open it.")
+    frame = traces_frame(traces)
+    event = st.dataframe(
+        frame,
+        hide_index=True,
+        on_select="rerun",
+        selection_mode="single-row",
+        key="traces-table",
+        column_config={
+            "open": st.column_config.LinkColumn("Open", display_text="open"),
+            "trace_id": "Trace id",
+            "workflow": "Workflow",
+            "started": "Started",
+            "duration_ms": st.column_config.NumberColumn("Duration ms", format="%.1f"),
+            "status": "Status",
+            "cost_usd": st.column_config.NumberColumn("Cost USD", format="$%.6f"),
+        },
+    )
+    rows = event.selection.rows if event is not None and hasattr(event, "selection") else []
+    if rows:
+        ctx.link(
+            "traces",
+            "Open the selected trace",
+            icon=":material/timeline:",
+            trace=str(frame["trace_id"].iloc[rows[0]]),
+        )
+
+
+def _pretty(raw: str) -> Any:
+    try:
+        return json.loads(raw)
+    except ValueError:
+        return raw
+
+
+def _span_details(ctx: PageContext, trace: Trace, row: Row) -> None:
+    span = row.span
+    service = span.service_name or ""
+    st.subheader(span.name)
+    cols = st.columns(5)
+    cols[0].metric("Kind", span.kind or "-")
+    cols[1].metric("Duration", fmt_ms(span.duration_ns / 1e6))
+    cols[2].metric("Status", span.status_code)
+    cols[3].metric("Tokens in / out", f"{row.input_tokens:,} / {row.output_tokens:,}")
+    cols[4].metric("Cost", fmt_usd(row.cost_usd))
+    if span.status_message:
+        st.error(span.status_message)
+    link_buttons(
+        ctx,
+        trace_id=trace.trace_id,
+        span_id=span.span_id,
+        start_ns=span.start_time_unix_nano,
+        end_ns=span.start_time_unix_nano + span.duration_ns,
+        service=service,
+        key=f"span-{span.span_id}",
+    )
+    inputs, outputs = (span.attributes.get(name) for name in IO_ATTRIBUTES)
+    if inputs is not None or outputs is not None:
+        left, right = st.columns(2)
+        left.markdown("**Inputs** (redacted)")
+        left.json(_pretty(str(inputs)) if inputs is not None else {}, expanded=2)
+        right.markdown("**Outputs** (redacted)")
+        right.json(_pretty(str(outputs)) if outputs is not None else {}, expanded=2)
+    attrs = {k: str(v) for k, v in sorted(span.attributes.items()) if k not in IO_ATTRIBUTES}
+    st.markdown("**Attributes**")
+    st.dataframe(
+        pd.DataFrame({"attribute": list(attrs), "value": list(attrs.values())}),
+        hide_index=True,
+        key="span-attributes",
+    )
+    if span.events:
+        st.markdown("**Events**")
+        for event in span.events:
+            when = f"{fmt_time(event.time_unix_nano)} · " if event.time_unix_nano else ""
+            with st.expander(f"{when}{event.name}"):
+                st.json(event.attributes)
+
+
+def _default_span(rows: list[Row], node_id: str | None) -> int:
+    if node_id:
+        for i, row in enumerate(rows):
+            if row.span.kind == "node" and row.span.attr("flowscope.node.id") == node_id:
+                return i
+    return 0
+
+
+def _trace_view(ctx: PageContext, trace_id: str) -> None:
+    trace = ctx.client.trace(trace_id) if HEX32.fullmatch(trace_id) else None
+    if trace is None or not trace.spans:
+        if not HEX32.fullmatch(trace_id):
+            st.error(f"{trace_id!r} is not a trace id: expected 32 hexadecimal digits.")
+        else:
+            st.warning(f"Trace {trace_id} is not in the store (yet).")
+        ctx.link("traces", "Back to the trace list", icon=":material/arrow_back:")
+        return
+    rows = tree_rows(trace.spans)
+    root = rows[0].span
+    workflow = root.attr("flowscope.workflow.name") or root.name
+    start = min(s.start_time_unix_nano for s in trace.spans)
+    end = max(s.start_time_unix_nano + s.duration_ns for s in trace.spans)
+    st.header(workflow, divider="gray")
+    st.caption(f"Trace `{trace.trace_id}` · started {fmt_time(start)}")
+    cols = st.columns(5)
+    cols[0].metric("Duration", fmt_ms((end - start) / 1e6))
+    cols[1].metric("Spans", f"{len(trace.spans):,}")
+    cols[2].metric("Errors", f"{sum(s.is_error for s in trace.spans):,}")
+    total_in = sum(r.input_tokens for r in rows if r.depth == 0)
+    total_out = sum(r.output_tokens for r in rows if r.depth == 0)
+    cols[3].metric("Tokens in / out", f"{total_in:,} / {total_out:,}")
+    cols[4].metric("Cost", fmt_usd(sum(r.cost_usd for r in rows if r.depth == 0)))
+    link_buttons(
+        ctx,
+        trace_id=trace.trace_id,
+        start_ns=start,
+        end_ns=end,
+        service=root.service_name or "",
+        key="trace",
+    )
+    nav1, nav2, _ = st.columns([1, 1, 3])
+    with nav1:
+        ctx.link("traces", "All traces", icon=":material/arrow_back:")
+    with nav2:
+        ctx.link(
+            "diff",
+            "Compare with another run",
+            icon=":material/difference:",
+            dwf=workflow,
+            a=trace.trace_id,
+        )
+    labels = {r.span.span_id: f"{'· ' * r.depth}{r.span.name}" for r in rows}
+    ids = list(labels)
+    node_hint = st.query_params.get("span_node")
+    span_id = st.selectbox(
+        "Span",
+        ids,
+        index=_default_span(rows, node_hint),
+        format_func=labels.__getitem__,
+        key="span",
+        bind="query-params",
+    )
+    st.plotly_chart(waterfall_figure(rows, span_id), key="waterfall")
+    selected = next((r for r in rows if r.span.span_id == span_id), rows[0])
+    _span_details(ctx, trace, selected)
+
+
+def render(ctx: PageContext) -> None:
+    st.title("Traces")
+    trace_id = st.text_input(
+        "Trace id", key="trace", bind="query-params", placeholder="paste a trace id to open it"
+    ).strip()
+    if trace_id:
+        _trace_view(ctx, trace_id)
+    else:
+        _search(ctx)

@@ -1,0 +1,289 @@
+"""A real collector process (chDB in a temp dir, free port) and known spans sent to it over OTLP.
+
+Used by the page tests (Streamlit AppTest) and the browser tests: the pages must show exactly the
+numbers the store holds. Spans are built with the stock OpenTelemetry SDK and exported with its
+OTLP/HTTP exporter, with explicit start/end times so durations are known.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+from opentelemetry import trace
+from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.trace import Status, StatusCode
+
+BIN = Path(sys.executable).parent
+MS = 1_000_000
+SERVICE = "shop-api"
+SEO = "SEO Slug Generator"
+TRANSLATE = "translation_workflow"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_http(
+    url: str, proc: subprocess.Popen[bytes] | None, what: str, timeout: float = 90
+) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"{what} exited with {proc.returncode}")
+        try:
+            if httpx.get(url, timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.3)
+    raise RuntimeError(f"{what} did not answer {url} within {timeout} s")
+
+
+@contextmanager
+def running(
+    argv: list[str], log: Path, env: dict[str, str] | None = None
+) -> Iterator[subprocess.Popen[bytes]]:
+    """A subprocess that is terminated (then killed) however the block exits."""
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            argv,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            env={**os.environ, **(env or {})},
+        )
+        try:
+            yield proc
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+
+@contextmanager
+def running_collector(tmp: Path) -> Iterator[str]:
+    port = free_port()
+    argv = [
+        str(BIN / "flowscope"),
+        "collector",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--store",
+        f"chdb://{tmp / 'chdb'}",
+        "--spool-dir",
+        str(tmp / "spool"),
+    ]
+    log = tmp / "collector.log"
+    with running(argv, log, {"FLOWSCOPE_SPOOL_FSYNC": "false"}) as proc:
+        url = f"http://127.0.0.1:{port}"
+        try:
+            wait_http(f"{url}/healthz", proc, "collector")
+        except RuntimeError as exc:
+            raise RuntimeError(f"{exc}\n{log.read_text()[-3000:]}") from None
+        yield url
+
+
+@dataclass
+class KnownRun:
+    trace_id: str
+    workflow: str
+    failed: bool
+    node_spans: dict[str, str] = field(default_factory=dict)  # node id -> span id
+
+
+@dataclass
+class Known:
+    """What was sent: the runs, newest last, and the totals the pages must show."""
+
+    runs: list[KnownRun] = field(default_factory=list)
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cost_usd: float = 0.0
+
+    def of(self, workflow: str) -> list[KnownRun]:
+        return [r for r in self.runs if r.workflow == workflow]
+
+
+def _hex(span: trace.Span, what: str) -> str:
+    ctx = span.get_span_context()
+    return format(ctx.trace_id, "032x") if what == "trace" else format(ctx.span_id, "016x")
+
+
+class _Sender:
+    def __init__(self, url: str) -> None:
+        self.provider = TracerProvider(resource=Resource.create({"service.name": SERVICE}))
+        self.provider.add_span_processor(
+            SimpleSpanProcessor(OTLPSpanExporter(endpoint=f"{url}/v1/traces"))
+        )
+        self.tracer = self.provider.get_tracer("flowscope.tests")
+        self.known = Known()
+
+    def run(self, workflow: str, start: int, nodes: list[dict[str, Any]], fail: bool) -> None:
+        wf = {
+            "flowscope.workflow.name": workflow,
+            "flowscope.workflow.id": f"wf-{workflow[:3].lower()}",
+            "flowscope.workflow.run_id": f"run-{len(self.known.runs)}",
+        }
+        root = self.tracer.start_span(
+            f"invoke_workflow {workflow}",
+            start_time=start,
+            attributes={**wf, "flowscope.span.kind": "workflow"},
+        )
+        run = KnownRun(_hex(root, "trace"), workflow, fail)
+        parent_ctx = trace.set_span_in_context(root)
+        t = start + 5 * MS
+        for node in nodes:
+            attrs = {
+                **wf,
+                "flowscope.span.kind": "node",
+                "flowscope.node.id": node["id"],
+                "flowscope.node.type": node["type"],
+                "flowscope.node.title": node["title"],
+                "flowscope.node.inputs": json.dumps(node.get("inputs", {})),
+                "flowscope.node.outputs": json.dumps(node.get("outputs", {})),
+            }
+            span = self.tracer.start_span(
+                f"{node['type']} {node['title']}",
+                context=parent_ctx,
+                start_time=t,
+                attributes=attrs,
+            )
+            run.node_spans[node["id"]] = _hex(span, "span")
+            if "llm" in node:
+                self._llm(span, wf, node, t + MS)
+            if node.get("error"):
+                span.set_status(Status(StatusCode.ERROR, node["error"]))
+                span.add_event("exception", {"exception.message": node["error"]})
+            t += node["ms"] * MS
+            span.end(end_time=t)
+        if fail:
+            root.set_status(Status(StatusCode.ERROR, "node failed"))
+        root.end(end_time=t + 5 * MS)
+        self.known.runs.append(run)
+
+    def _llm(self, node_span: trace.Span, wf: dict[str, str], node: dict[str, Any], t: int) -> None:
+        model, tin, tout, cost = node["llm"]
+        llm = self.tracer.start_span(
+            f"chat {model}",
+            context=trace.set_span_in_context(node_span),
+            start_time=t,
+            attributes={
+                **wf,
+                "flowscope.span.kind": "llm",
+                "flowscope.node.id": node["id"],
+                "flowscope.node.type": node["type"],
+                "flowscope.node.title": node["title"],
+                "gen_ai.operation.name": "chat",
+                "gen_ai.provider.name": "openai",
+                "gen_ai.request.model": model,
+                "gen_ai.usage.input_tokens": tin,
+                "gen_ai.usage.output_tokens": tout,
+                "flowscope.cost.usd": cost,
+                "flowscope.prompt.template": node.get("prompt", ""),
+            },
+        )
+        llm.end(end_time=t + (node["ms"] - 2) * MS)
+        self.known.input_tokens += tin
+        self.known.output_tokens += tout
+        self.known.cost_usd += cost
+
+
+PROMPT_V1 = "Write a short URL slug for the title {{title}}."
+PROMPT_V2 = "Write a short, lowercase URL slug for the title {{title}}. No stop words."
+
+
+def seo_nodes(i: int) -> list[dict[str, Any]]:
+    return [
+        {
+            "id": "1711",
+            "type": "start",
+            "title": "Start",
+            "ms": 2,
+            "outputs": {"title": f"Observability part {i}"},
+        },
+        {
+            "id": "1712",
+            "type": "llm",
+            "title": "Generate slug",
+            "ms": 100 * (i + 1),
+            "llm": ("gpt-4o-mini", 100 * (i + 1), 20, 0.001 * (i + 1)),
+            "prompt": PROMPT_V1 if i < 2 else PROMPT_V2,
+            "inputs": {"title": f"Observability part {i}", "style": "short"},
+            "outputs": {"text": f"observability-part-{i}"},
+        },
+        {
+            "id": "1713",
+            "type": "end",
+            "title": "End",
+            "ms": 3,
+            "inputs": {"slug": f"observability-part-{i}"},
+        },
+    ]
+
+
+def translate_nodes(fail: bool) -> list[dict[str, Any]]:
+    llm: dict[str, Any] = {
+        "id": "2001",
+        "type": "llm",
+        "title": "Translate",
+        "ms": 400,
+        "llm": ("gpt-4o", 500, 200, 0.01),
+        "inputs": {"source_text": "Every penny traced", "target_lang": "French"},
+        "outputs": {"text": "Chaque centime tracé"},
+    }
+    if fail:
+        llm["error"] = "provider timeout after 30 s"
+        llm["outputs"] = {}
+    return [{"id": "2000", "type": "start", "title": "Start", "ms": 2}, llm]
+
+
+def send_known_spans(url: str) -> Known:
+    """3 SEO runs and 2 translation runs (the second failed), in the last hour, oldest first."""
+    sender = _Sender(url)
+    now = time.time_ns()
+    start = now - 50 * 60 * 1_000_000_000
+    for i in range(3):
+        sender.run(SEO, start + i * 60_000 * MS, seo_nodes(i), fail=False)
+    for i, fail in enumerate((False, True)):
+        sender.run(TRANSLATE, start + (5 + i) * 60_000 * MS, translate_nodes(fail), fail=fail)
+    sender.provider.shutdown()
+    return sender.known
+
+
+def wait_stored(url: str, known: Known, timeout: float = 90) -> None:
+    """Until every sent trace is readable through the read API (the spool drains async)."""
+    deadline = time.monotonic() + timeout
+    expected = {r.trace_id for r in known.runs}
+    got: set[str] = set()
+    while True:
+        traces = httpx.get(f"{url}/api/traces", params={"limit": 100}, timeout=10)
+        nodes = httpx.get(f"{url}/api/stats/nodes", timeout=10)
+        if traces.status_code == 200 and nodes.status_code == 200:
+            got = {t["trace_id"] for t in traces.json()["traces"]}
+            if expected <= got and sum(n["count"] for n in nodes.json()["nodes"]) >= 13:
+                return
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"store has {sorted(got)}, expected {sorted(expected)}")
+        time.sleep(0.5)
