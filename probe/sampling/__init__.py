@@ -24,10 +24,12 @@ def load_sampler(
     clock: Callable[[], float] | None = None,
     watch: bool = True,
 ) -> SpanSampler:
-    """The sampler for a policy file, or :data:`ALWAYS_ON` when ``policy_path`` is None.
+    """The sampler for a policy file or URL, or :data:`ALWAYS_ON` when ``policy_path`` is None.
 
-    Raises :class:`probe.sampling.errors.PolicyError` (naming the file, the rule path and the bad
-    value) when the file is invalid; the probe catches it and falls back to ALWAYS_ON. With
+    ``policy_path`` is a YAML file, or an ``http(s)://`` URL serving the same document (YAML or
+    JSON; e.g. the collector's ``/api/sampling/{service}``), polled like the file. Raises
+    :class:`probe.sampling.errors.PolicyError` (naming the file, the rule path and the bad
+    value) when the policy is invalid; the probe catches it and falls back to ALWAYS_ON. With
     ``watch`` a daemon thread reloads the file when it changes and drives the error windows and
     the adaptive loop; without it the caller calls ``sampler.tick()`` (tests, simulated clocks).
     """
@@ -41,12 +43,13 @@ def _policy_sampler(
 ) -> PolicySampler:
     import time
 
-    from probe.sampling.policy import load_policy
     from probe.sampling.reload import PolicyWatcher
     from probe.sampling.sampler import PolicySampler
+    from probe.sampling.sources import source_for
 
-    sampler = PolicySampler(load_policy(policy_path), clock=clock or time.monotonic)
-    watcher = PolicyWatcher(sampler, policy_path)
+    source = source_for(policy_path)
+    sampler = PolicySampler(source.load(), clock=clock or time.monotonic)
+    watcher = PolicyWatcher(sampler, source)
     sampler.watcher = watcher
     if watch:
         watcher.start()

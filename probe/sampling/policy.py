@@ -102,10 +102,19 @@ class Rule(_Frozen):
     )
     adaptive: bool = Field(default=True, description="the adaptive controller may scale it down")
 
-    @field_validator("rate")
+    @field_validator("rate", mode="before")
     @classmethod
-    def _probability(cls, value: float) -> float:
-        if not 0.0 <= value <= 1.0:
+    def _probability(cls, value: object) -> object:
+        # Before coercion, so the message quotes the value as written (1.5, -1, not -1.0).
+        if isinstance(value, bool):
+            raise ValueError(f"must be a number between 0 and 1, got {value!r}")
+        number = value
+        if isinstance(value, str):
+            try:
+                number = float(value)
+            except ValueError:
+                return value  # pydantic reports "a valid number" with the value
+        if isinstance(number, int | float) and not 0.0 <= number <= 1.0:
             raise ValueError(f"must be between 0 and 1, got {value!r}")
         return value
 

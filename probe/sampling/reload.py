@@ -1,61 +1,53 @@
 """Hot reload and the sampler's heartbeat: one daemon thread per policy sampler.
 
-Every ``reload_interval_seconds`` the thread compares the policy file's (mtime, size) with what
-it last loaded; a changed, valid file replaces the policy in place, a changed invalid one is
-rejected with one error log line and the old policy stays. The same thread calls
-:meth:`PolicySampler.tick` often enough for the error windows and the adaptive loop.
+Every ``reload_interval_seconds`` the thread polls the policy source (a file's mtime and size,
+or an HTTP endpoint); a changed, valid policy replaces the current one in place, a changed
+invalid (or unreachable) one is rejected with one error log line and the old policy stays. The
+same thread calls :meth:`PolicySampler.tick` often enough for the error windows and the adaptive
+loop.
 """
 
 from __future__ import annotations
 
 import logging
-import os
 import threading
 from pathlib import Path
 
 from probe.sampling.errors import PolicyError
-from probe.sampling.policy import load_policy
 from probe.sampling.sampler import PolicySampler
+from probe.sampling.sources import FileSource, PolicySource
 
 logger = logging.getLogger(__name__)
 
 
-def _stamp(path: Path) -> tuple[int, int] | None:
-    try:
-        stat = os.stat(path)
-    except OSError:
-        return None
-    return stat.st_mtime_ns, stat.st_size
-
-
 class PolicyWatcher:
-    """Reloads ``path`` into ``sampler`` when it changes; :meth:`poll` does one check."""
+    """Applies a changed policy from ``source`` to ``sampler``; :meth:`poll` does one check."""
 
-    def __init__(self, sampler: PolicySampler, path: str | Path) -> None:
+    def __init__(self, sampler: PolicySampler, source: PolicySource | str | Path) -> None:
         self.sampler = sampler
-        self.path = Path(path)
-        self._stamp = _stamp(self.path)
+        self.source = source if not isinstance(source, str | Path) else FileSource(source)
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
+        self._last_problem: str | None = None
 
     def poll(self) -> bool:
-        """Check the file once; True when a new policy was applied."""
-        stamp = _stamp(self.path)
-        if stamp == self._stamp:
-            return False
-        self._stamp = stamp
-        if stamp is None:
-            logger.error(
-                "%s: sampling policy file disappeared; keeping the previous policy", self.path
-            )
-            return False
+        """Check the source once; True when a new policy was applied."""
         try:
-            policy = load_policy(self.path)
+            policy = self.source.poll()
         except PolicyError as exc:
-            logger.error("%s; keeping the previous sampling policy", exc)
+            problem = str(exc)
+            if problem != self._last_problem:  # one line per distinct problem, not per poll
+                self._last_problem = problem
+                logger.error("%s; keeping the previous sampling policy", problem)
+            return False
+        except Exception as exc:  # the host process must never see the probe fail
+            logger.error("%s: cannot check sampling policy (%r)", self.source.name, exc)
+            return False
+        self._last_problem = None
+        if policy is None:
             return False
         self.sampler.apply_policy(policy)
-        logger.info("%s: sampling policy reloaded (%d rules)", self.path, len(policy.rules))
+        logger.info("%s: sampling policy reloaded (%d rules)", self.source.name, len(policy.rules))
         return True
 
     def _period(self) -> float:
@@ -74,8 +66,8 @@ class PolicyWatcher:
     def _run(self) -> None:
         next_poll = 0.0
         elapsed = 0.0
-        while not self._stop.wait(self._period()):
-            elapsed += self._period()
+        while not self._stop.wait(period := self._period()):
+            elapsed += period
             try:
                 self.sampler.tick()
                 if elapsed >= next_poll:
@@ -86,6 +78,7 @@ class PolicyWatcher:
 
     def start(self) -> None:
         if self._thread is None:
+            self._stop.clear()
             self._thread = threading.Thread(
                 target=self._run, name="flowscope-sampling", daemon=True
             )

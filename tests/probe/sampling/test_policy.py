@@ -65,6 +65,8 @@ def test_no_policy_path_means_always_on() -> None:
         ([{"match": {"kind": "llm"}}, {"id": "d"}], "sampling.yaml: rules[0].id is required"),
         ([{"id": "d", "rat": 0.5}], "sampling.yaml: rules[0].rat is not a known setting, got 0.5"),
         ([], "sampling.yaml: at least the default rule"),
+        ([{"id": "d", "rate": True}], "rules[0].rate must be a number between 0 and 1, got True"),
+        ([{"id": "d", "rate": "-0.5"}], "rules[0].rate must be between 0 and 1, got '-0.5'"),
     ],
 )
 def test_invalid_policy_error_names_file_rule_path_and_value(

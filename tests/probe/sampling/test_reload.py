@@ -11,7 +11,6 @@ from typing import Any
 import pytest
 
 from probe.sampling import load_sampler
-from probe.sampling.reload import PolicyWatcher
 from probe.sampling.sampler import PolicySampler
 
 LLM_20 = [{"id": "llm", "match": {"kind": "llm"}, "rate": 0.2}, {"id": "d"}]
@@ -87,7 +86,5 @@ def test_reload_keeps_error_windows(tmp_path: Path, write_policy: Any) -> None:
         sampler.record("workflow", "wf", None, index >= 95)
     write_policy(path, LLM_OFF)
     bump_mtime(path)
-    watcher = PolicyWatcher(sampler, path)
-    watcher._stamp = None
-    assert watcher.poll()
+    assert sampler.watcher is not None and sampler.watcher.poll()
     assert sampler.decide("llm", "wf", "llm", 0, True).reason == "error_boost"
