@@ -7,8 +7,10 @@ Isolation (see docs/workflow_core.md, "Code sandbox"):
 * a wall-clock timeout, after which the whole process group is killed;
 * ``RLIMIT_AS`` (address space) and ``RLIMIT_FSIZE`` set by the child on itself before user code
   runs, so a runaway allocation fails inside the child with ``MemoryError``;
-* an audit hook installed before user code that refuses sockets, subprocesses, ``exec*``/``fork``
-  and ``ctypes`` loading (a guard in depth; the process boundary is the real wall);
+* no network: where unprivileged user namespaces work (probed once), the child runs under
+  ``unshare --user --net`` in an empty network namespace; in every case an audit hook installed
+  before user code refuses socket creation, subprocesses and ``exec*``/``fork`` (a guard in
+  depth that ``ctypes`` could bypass; the process boundary and the namespace are the walls);
 * inputs and the result cross a JSON boundary; the result must be a dict with string keys.
 
 ``CodeSandbox.execute`` is the probe's ``code`` span target (docs/contracts.md).
@@ -17,8 +19,10 @@ Isolation (see docs/workflow_core.md, "Code sandbox"):
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -41,12 +45,15 @@ class CodeSandbox:
         memory_mb: int = 512,
         python: str | None = None,
         patch_sleep: bool = False,
+        isolate_network: bool = True,
     ) -> None:
         self.timeout_seconds = timeout_seconds
         self.memory_mb = memory_mb
         self.python = python or sys.executable
         #: Make ``time.sleep`` a no-op in user code (SPEC §7.6: Jina_Reader_Jinja sleeps 13 s).
         self.patch_sleep = patch_sleep
+        #: Run the child in an empty network namespace when the host allows it.
+        self.isolate_network = isolate_network
 
     def execute(self, code: str, inputs: dict[str, Any], *, language: str) -> dict[str, Any]:
         """Run ``code``'s ``main(**inputs)`` and return its dict result."""
@@ -66,8 +73,9 @@ class CodeSandbox:
             )
         except (TypeError, ValueError) as exc:
             raise SandboxError(f"inputs are not JSON-serialisable: {exc}") from exc
+        prefix = _netns_prefix() if self.isolate_network else []
         proc = subprocess.Popen(
-            [self.python, "-I", str(_CHILD)],
+            [*prefix, self.python, "-I", str(_CHILD)],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
@@ -106,6 +114,20 @@ class CodeSandbox:
         if not isinstance(result, dict):  # pragma: no cover - the child checks this
             raise SandboxError("main() must return a dict")
         return result
+
+
+@functools.cache
+def _netns_prefix() -> list[str]:
+    """``unshare`` arguments for an empty network namespace, or ``[]`` when unavailable."""
+    unshare = shutil.which("unshare")
+    if unshare is None:
+        return []
+    command = [unshare, "--user", "--map-root-user", "--net"]
+    try:
+        probe = subprocess.run([*command, "true"], capture_output=True, timeout=5, check=False)
+    except (OSError, subprocess.SubprocessError):
+        return []
+    return command if probe.returncode == 0 else []
 
 
 def _kill_group(proc: subprocess.Popen[bytes]) -> None:
