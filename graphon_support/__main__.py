@@ -44,7 +44,21 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(summary, ensure_ascii=False, default=str))
     else:
         print(f"{result.status}: {json.dumps(summary['outputs'], ensure_ascii=False, default=str)}")
+    _flush_telemetry()
     return 0 if result.status != "failed" else 1
+
+
+def _flush_telemetry() -> None:
+    """Flush the probe's spans now if ``auto-instrument`` loaded it.
+
+    Workaround: on Python 3.12 the probe's atexit flush cannot start its bounded-shutdown thread
+    ("can't create new thread at interpreter shutdown"), so spans still queued at exit would be
+    lost. Flushing before returning, as a host's graceful shutdown does, avoids that. Remove
+    once the probe flushes without a new thread at exit.
+    """
+    loaded = sys.modules.get("probe")
+    if loaded is not None and loaded.is_instrumented():
+        loaded.uninstrument()
 
 
 if __name__ == "__main__":
