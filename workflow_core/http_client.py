@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
@@ -152,7 +154,7 @@ class HttpClient:
                 request.method.upper(),
                 request.url,
                 headers=list(request.headers),
-                params=list(request.params),
+                params=list(request.params) or None,
                 timeout=timeout,
                 **_body_arguments(request),
             )
@@ -199,3 +201,17 @@ def _response_data(response: httpx.Response) -> HttpResponseData:
         content_type=content_type,
         is_file=is_file,
     )
+
+
+_default_lock = threading.Lock()
+_default: HttpClient | None = None
+
+
+def default_http_client() -> HttpClient:
+    """The process's client when the runner was given none (routes from
+    ``FLOWSCOPE_HTTP_ROUTES``, read on first use, never at import)."""
+    global _default
+    with _default_lock:
+        if _default is None:
+            _default = HttpClient(parse_route_map(os.environ.get("FLOWSCOPE_HTTP_ROUTES", "")))
+        return _default

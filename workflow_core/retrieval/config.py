@@ -43,8 +43,8 @@ class KnowledgeConfig(BaseModel):
 
     path: Path = DEFAULT_KB_DIR
     embedder: EmbedderName = "bm25"
-    chunk_size: int = Field(DEFAULT_CHUNK_SIZE, gt=0)
-    chunk_overlap: int = Field(DEFAULT_CHUNK_OVERLAP, ge=0)
+    chunk_size: int = Field(default=DEFAULT_CHUNK_SIZE, gt=0)
+    chunk_overlap: int = Field(default=DEFAULT_CHUNK_OVERLAP, ge=0)
     datasets: dict[str, str] = Field(default_factory=dict)
     safety: SafetyConfig = Field(default_factory=SafetyConfig)
 

@@ -131,3 +131,19 @@ class LocalKnowledgeRetriever(Retriever):
                 self._bm25[info.name] = cached
         ranked = cached[1].search(query, limit)
         return [(c, s) for c, s in ranked if threshold is None or s >= threshold]
+
+
+_default_lock = threading.Lock()
+_default: LocalKnowledgeRetriever | None = None
+
+
+def default_retriever() -> LocalKnowledgeRetriever:
+    """The process's retriever when the run was given none (``FLOWSCOPE_KB_CONFIG`` etc. read on
+    first use; the chDB store opens on the first search)."""
+    global _default
+    with _default_lock:
+        if _default is None:
+            from workflow_core.retrieval.config import load_config
+
+            _default = LocalKnowledgeRetriever(load_config())
+        return _default

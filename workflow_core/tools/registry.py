@@ -31,7 +31,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from workflow_core.tools.base import ToolError, ToolPlugin
+from workflow_core.tools.base import ToolError, ToolPlugin, ToolRunner
 from workflow_core.tools.manifest import MANIFEST_NAME, FieldSpec, PluginManifest, load_manifest
 
 logger = logging.getLogger(__name__)
@@ -193,3 +193,16 @@ def default_registry(
     env_dirs = [Path(p) for p in os.environ.get("FLOWSCOPE_PLUGIN_PATH", "").split(os.pathsep) if p]
     dirs = [BUILTIN_DIR, *config.plugin_dirs, *env_dirs, *plugin_dirs]
     return PluginRegistry(dirs, config)
+
+
+_default_lock = threading.Lock()
+_default_runner: ToolRunner | None = None
+
+
+def default_tool_runner() -> ToolRunner:
+    """The process's runner when the run was given none (config read on first use)."""
+    global _default_runner
+    with _default_lock:
+        if _default_runner is None:
+            _default_runner = ToolRunner(default_registry())
+        return _default_runner
