@@ -11,6 +11,7 @@ reached); leaving is checked on each tick, with hysteresis (the rate must fall b
 from __future__ import annotations
 
 import logging
+import threading
 from collections import deque
 from collections.abc import Callable
 
@@ -63,6 +64,8 @@ class ErrorBoost:
     ) -> None:
         self.settings = settings
         self._on_change = on_change
+        # Guards entering/leaving (rare: an error on a healthy scope, a tick), never counting.
+        self._lock = threading.RLock()
         self._windows: dict[Scope, Window] = {}
         self._entered: dict[Scope, float] = {}
         self._bucket_seconds = settings.window_seconds / settings.buckets
@@ -74,6 +77,10 @@ class ErrorBoost:
         self.node_types: frozenset[str] = frozenset()
 
     def reconfigure(self, settings: ErrorBoostSettings) -> None:
+        with self._lock:
+            self._reconfigure(settings)
+
+    def _reconfigure(self, settings: ErrorBoostSettings) -> None:
         if settings.buckets != self.settings.buckets:
             self._windows.clear()
         self.settings = settings
@@ -90,7 +97,9 @@ class ErrorBoost:
         if error:
             window.errors += 1
             if scope not in self._entered and self.settings.enabled:
-                self._check_enter(scope, window)
+                with self._lock:
+                    if scope not in self._entered:
+                        self._check_enter(scope, window)
 
     def error_rate(self, scope: Scope) -> float | None:
         window = self._windows.get(scope)
@@ -118,6 +127,10 @@ class ErrorBoost:
             )
 
     def tick(self, now: float) -> None:
+        with self._lock:
+            self._tick(now)
+
+    def _tick(self, now: float) -> None:
         self._now = now
         if self.settings.enabled:
             for scope, window in list(self._windows.items()):

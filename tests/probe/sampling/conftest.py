@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -61,3 +63,12 @@ def write_policy() -> WritePolicy:
 @pytest.fixture
 def clock() -> FakeClock:
     return FakeClock()
+
+
+@pytest.fixture(autouse=True)
+def _restore_probe_log_level() -> Iterator[None]:
+    """An error boost turns the "probe" logger to DEBUG; never leak that into other tests."""
+    probe_logger = logging.getLogger("probe")
+    level = probe_logger.level
+    yield
+    probe_logger.setLevel(level)

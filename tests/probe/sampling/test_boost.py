@@ -150,3 +150,41 @@ def test_disabled_error_boost_never_boosts(make_sampler: Any, clock: Any) -> Non
     for _ in range(50):
         run(s, "wf", error=True)
     assert not s.decide("workflow", "wf", None, TRACE, True).sampled
+
+
+def test_concurrent_records_decisions_and_ticks_never_raise(make_sampler: Any, clock: Any) -> None:
+    import threading
+
+    s = make_sampler(RULES, clock, error_boost={**BOOST, "min_hold_seconds": 0})
+    failures: list[BaseException] = []
+    stop = threading.Event()
+
+    def traffic(worker: int) -> None:
+        try:
+            for index in range(3000):
+                workflow = f"wf{(worker + index) % 7}"
+                s.decide("llm", workflow, "llm", index, True)
+                run(s, workflow, error=index % 3 == 0)
+        except BaseException as exc:
+            failures.append(exc)
+
+    def ticker() -> None:
+        while not stop.is_set():
+            try:
+                clock.advance(0.5)
+                s.tick()
+            except BaseException as exc:
+                failures.append(exc)
+
+    workers = [threading.Thread(target=traffic, args=(n,)) for n in range(4)]
+    background = threading.Thread(target=ticker)
+    background.start()
+    for thread in workers:
+        thread.start()
+    for thread in workers:
+        thread.join()
+    stop.set()
+    background.join()
+    assert failures == []
+    assert s.boost.workflows <= {f"wf{n}" for n in range(7)}
+    assert "llm" in s.boost.node_types  # a third of the llm nodes failed

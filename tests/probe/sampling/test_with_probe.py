@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,7 +20,10 @@ from probe.sampling import load_sampler, usage
 from probe.sampling.sampler import PolicySampler
 from probe.settings import ProbeSettings
 
-CORPUS = Path("/work/shared/dify-dsl")
+CORPUS = Path(
+    os.environ.get("FLOWSCOPE_DSL_CORPUS")
+    or Path(__file__).resolve().parents[4] / "shared/dify-dsl"
+)
 POLICY = {
     "version": 1,
     "rules": [
