@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
 STAMP := $(VENV)/.installed
 
-.PHONY: venv demo test lint format system-deps services clean
+.PHONY: venv demo test lint format system-deps services graphon-venv clean
 
 # (Re)install when pyproject.toml changes; idempotent.
 $(STAMP): pyproject.toml
@@ -24,6 +24,10 @@ system-deps:
 services:
 	bash scripts/services.sh
 
+# Python 3.12 venv with Dify's graphon engine, for the graphon probe tests (tests/graphon).
+graphon-venv:
+	bash scripts/graphon-venv.sh
+
 demo: $(STAMP)
 	bash scripts/demo.sh
 
@@ -32,9 +36,10 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
 
-test: $(STAMP) system-deps services
+test: $(STAMP) system-deps services graphon-venv
 	$(MAKE) lint
 	$(VENV)/bin/pytest
+	.venv-graphon/bin/pytest tests/graphon
 
 format: $(STAMP)
 	$(VENV)/bin/ruff format .
