@@ -7,7 +7,9 @@ the probe applies to span payloads (``probe/redaction.py``) are restated in this
 - a value under a sensitive key is replaced by ``[REDACTED]``: ``authorization``, ``password``,
   ``token``, ``api_key``, ``cookie`` … and any key ending in ``_token``, ``_key``, ``_secret``,
   ``_password``, ``_apikey``, ``_credentials`` (case-insensitive; ``-``, ``.``, spaces count as
-  ``_``, so the header ``X-API-Key`` is sensitive);
+  ``_``, so the header ``X-API-Key`` is sensitive); a mapping under such a key is a credential
+  block: all its fields are redacted except descriptive ones (``type``, ``header`` …);
+  ``None``, ``""`` and booleans are kept;
 - such a value is remembered and scrubbed from every later string (a rendered header, a dump);
 - strings are scrubbed with patterns: ``name: value`` / ``name=value`` pairs of secret-looking
   names, ``Bearer``/``Basic`` credentials, OpenAI ``sk-``, AWS ``AKIA``, GitHub ``gh?_``, Slack
@@ -51,18 +53,74 @@ SENSITIVE_NAMES = frozenset(
 SENSITIVE_SUFFIXES = ("_token", "_key", "_secret", "_password", "_apikey", "_credentials")
 _SEPARATORS = re.compile(r"[\s\-.]+")
 
-_SECRET_NAME = r"(?:api[_-]?key|apikey|authorization|password|passwd|secret|token|[\w-]*_key)"
-BUILTIN_PATTERNS: tuple[str, ...] = (
-    # a secret-looking name, then ':' or '=', then the value (the name and separator stay)
-    r"(?i)(?P<keep>[\"']?[\w-]*" + _SECRET_NAME + r"[\"']?\s*[:=]\s*[\"']?)"
-    r"(?:(?:bearer|basic|token)\s+)?[^\s\"',;&}]+",
-    r"(?i)(?P<keep>\b(?:bearer|basic)\s+)[A-Za-z0-9._~+/=-]{8,}",
-    r"\bsk-[A-Za-z0-9_-]{16,}",
-    r"\bAKIA[0-9A-Z]{16}\b",
-    r"\bgh[pousr]_[A-Za-z0-9]{30,}\b",
-    r"\bxox[abposr]-[A-Za-z0-9-]{10,}",
-    r"\beyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}",
+# Fields of a credential block (Dify's ``authorization: {type, config: {api_key, header}}``)
+# that describe the credential rather than hold it; every other field of the block is secret.
+DESCRIPTIVE_NAMES = frozenset({"type", "header", "scheme", "kind", "name", "in", "auth_type"})
+
+VALUE_PATTERNS: tuple[str, ...] = (
+    r"(?P<keep2>\b(?:bearer|basic)\s+)[A-Za-z0-9._~+/=-]{8,}",
+    r"\bsk-[A-Za-z0-9_-]{16,}",  # OpenAI-style keys
+    r"\bAKIA[0-9A-Z]{16}\b",  # AWS access key ids
+    r"\bgh[pousr]_[A-Za-z0-9]{30,}\b",  # GitHub tokens
+    r"\bxox[abposr]-[A-Za-z0-9-]{10,}",  # Slack tokens
+    r"\beyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}",  # JWTs
 )
+_VALUE_REGEX = re.compile("|".join(f"(?:{p})" for p in VALUE_PATTERNS), re.IGNORECASE)
+
+# The probe scans strings with one case-insensitive alternation whose first branch is the
+# ``name: value`` rule,
+#   (?P<keep1>["']?[\w-]*NAME["']?\s*[:=]\s*["']?)(?:(?:bearer|basic|token)\s+)?[^\s"',;&}]+
+# whose nested ``[\w-]*`` makes it cubic on a long word (minutes for 5 kB of letters). This
+# module finds the same matches in linear time: the name is a run of ``[\w-]`` (with an optional
+# quote before it) that ends in a secret word, and the rest is matched right after the run; the
+# other branches (VALUE_PATTERNS) are one regex; the leftmost match wins, the ``name: value``
+# branch on a tie, exactly as in the alternation.
+_NAME_RUN = re.compile(r"[\w-]+")
+_SECRET_SUFFIX = re.compile(
+    r"(?:api[_-]?key|apikey|authorization|password|passwd|secret|token|_key)\Z", re.IGNORECASE
+)
+_SEPARATOR_AND_VALUE = re.compile(
+    r"(?P<sep>[\"']?\s*[:=]\s*[\"']?)(?:(?:bearer|basic|token)\s+)?[^\s\"',;&}]+",
+    re.IGNORECASE,
+)
+_QUOTES = "\"'"
+
+
+def _next_named_value(text: str, pos: int) -> tuple[int, int, str] | None:
+    """The leftmost ``secret_name: value`` at or after ``pos``: (start, end, kept prefix)."""
+    while (run := _NAME_RUN.search(text, pos)) is not None:
+        start, end = run.span()
+        tail = _SEPARATOR_AND_VALUE.match(text, end)
+        if tail is not None and _SECRET_SUFFIX.search(run.group()) is not None:
+            if start > pos and text[start - 1] in _QUOTES:
+                start -= 1
+            return start, tail.end(), text[start:end] + tail.group("sep")
+        pos = end  # no match can start inside this run: the run is the whole name or nothing
+    return None
+
+
+def scrub_builtin(text: str) -> str:
+    """``text`` with the built-in rules applied (one left-to-right pass, like the probe)."""
+    pieces: list[str] = []
+    pos = 0
+    named = _next_named_value(text, 0)
+    value = _VALUE_REGEX.search(text, 0)
+    while named is not None or value is not None:
+        if named is not None and (value is None or named[0] <= value.start()):
+            start, end, keep = named
+        else:
+            assert value is not None
+            start, end, keep = value.start(), value.end(), value.group("keep2") or ""
+        pieces.append(text[pos:start] + keep + REDACTED)
+        pos = end
+        if named is not None and named[0] < pos:
+            named = _next_named_value(text, pos)
+        if value is not None and value.start() < pos:
+            value = _VALUE_REGEX.search(text, pos)
+    pieces.append(text[pos:])
+    return "".join(pieces)
+
+
 _REMEMBER_MIN_LEN = 6
 _REMEMBER_MAX = 512
 
@@ -108,7 +166,7 @@ class Redactor:
     """
 
     def __init__(self, patterns: Sequence[str] = ()) -> None:
-        self._patterns = tuple(re.compile(p) for p in (*BUILTIN_PATTERNS, *patterns))
+        self._patterns = tuple(re.compile(p) for p in patterns)
         self._seen: dict[str, None] = {}
         self._lock = threading.Lock()
 
@@ -134,11 +192,18 @@ class Redactor:
             return f"<{len(value)} bytes>"
         return self.scrub(str(value))
 
-    def _mapping(self, pairs: Iterable[tuple[Any, Any]], depth: int) -> dict[str, Any]:
+    def _mapping(
+        self, pairs: Iterable[tuple[Any, Any]], depth: int, strict: bool = False
+    ) -> dict[str, Any]:
+        """Redact by key; inside a credential block (``strict``) every non-descriptive field."""
         result: dict[str, Any] = {}
         for key, item in pairs:
             name = str(key)
-            if item not in (None, "") and is_sensitive_key(name):
+            if isinstance(item, Mapping) and (strict or is_sensitive_key(name)):
+                result[name] = self._mapping(item.items(), depth + 1, strict=True)
+            elif item is None or item == "" or isinstance(item, bool):
+                result[name] = item
+            elif is_sensitive_key(name) or (strict and name.lower() not in DESCRIPTIVE_NAMES):
                 self._remember(item)
                 result[name] = REDACTED
             else:
@@ -159,10 +224,12 @@ class Redactor:
         """``text`` with remembered secrets and pattern matches replaced."""
         for secret in tuple(self._seen):
             text = text.replace(secret, REDACTED)
+        text = scrub_builtin(text)
         for pattern in self._patterns:
             text = pattern.sub(_keep_prefix, text)
         return text
 
 
 def _keep_prefix(match: re.Match[str]) -> str:
-    return f"{match.group('keep') or ''}{REDACTED}" if "keep" in match.re.groupindex else REDACTED
+    groups = match.groupdict()
+    return f"{groups.get('keep1') or groups.get('keep2') or ''}{REDACTED}"
