@@ -76,6 +76,8 @@ def _patch(module: ModuleType, window: str) -> None:
 
 def _engine_init(wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
     result = wrapped(*args, **kwargs)
+    if current_runtime() is None:  # built while the probe is not instrumented: not traced
+        return result
     try:
         from probe.graphon.layer import FlowscopeLayer
 
