@@ -1,21 +1,22 @@
 """Sampling benchmark: kept fractions, exact totals and error-boost reaction, end to end.
 
-``python -m bench.sampling [--runs 2000] [--critical-share 0.2]`` starts a real collector
-process (``flowscope collector``, chDB in a temporary directory, a free loopback port), then runs
-corpus workflows in this process under ``probe.instrument()`` with the simulated LLM (latency 0)
-and the policy LLM 20 %, retrieval 50 %, critical 100 % (``translation_workflow`` is critical):
+``python -m bench.sampling [--runs 2000]`` starts a real collector process (``flowscope
+collector``, chDB in a temporary directory, a free loopback port), builds the example knowledge
+base (``examples/kb``) in the same temporary directory, then runs corpus workflows in this
+process under ``probe.instrument()`` with the simulated LLM (latency 0) and the policy LLM 20 %,
+retrieval 50 %, critical 100 % (``translation_workflow`` is critical):
 
-- phase A: ``--runs`` runs, ``SEO_Slug_Generator`` and (``--critical-share``)
-  ``translation_workflow``, no errors;
-- phase B: ``SEO_Slug_Generator`` again with every 10th LLM call failing, until the sampler's
-  error boost switches the workflow to 100 % and ``--after-boost`` runs more.
+- phase A: ``--runs`` runs; of every 5, 3 ``SEO_Slug_Generator``, 1 ``Document_chat_template``
+  (LLM, question classifier, knowledge retrieval) and 1 critical ``translation_workflow``;
+- phase B: ``SEO_Slug_Generator`` with every 10th LLM call failing, until the sampler's error
+  boost switches the workflow to 100 %, then ``--after-boost`` runs more.
 
 The truth comes from this process: the policy sampler is wrapped to count every span offered
 (what a 100 % policy would export) and kept, and the simulated provider's responses are summed
 (tokens, and cost priced per call with genai-prices). The stored side comes from the collector's
-read API (``/api/stats/models``, ``/api/stats/overview``, ``/api/stats/usage``). The last stdout
-line is one JSON object; the baseline of ``spans_exported_ratio`` is the 100 % policy's span count
-measured in the same run.
+read API (``/api/stats/models``, ``/api/traces``, ``/api/stats/overview``, ``/api/stats/usage``).
+The last stdout line is one JSON object; the baselines (the 100 % policy's span count, the OTel
+SDK's sampled-out span) are measured in the same run.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import logging
 import os
 import shutil
 import socket
@@ -46,6 +48,12 @@ CORPUS = Path(
 )
 SEO_FILE = "SEO_Slug_Generator.yml"
 CRITICAL_FILE = "translation_workflow.yml"
+DOC_FILE = "Document_chat_template.yml"
+DOC_QUESTIONS = (
+    "How do I install flowscope?",
+    "What is the architecture of the collector?",
+    "Tell me about the research notes",
+)
 INPUTS = {
     SEO_FILE: {"title": "How to bake sourdough bread at home"},
     CRITICAL_FILE: {
@@ -64,6 +72,7 @@ def app_name(file: str) -> str:
 
 SEO = app_name(SEO_FILE)
 CRITICAL = app_name(CRITICAL_FILE)
+DOC = app_name(DOC_FILE)
 
 
 def policy_document() -> dict[str, Any]:
@@ -277,13 +286,30 @@ def wait_stored(url: str, service: str, expected_spans: int, timeout: float = 18
     return last
 
 
+def build_kb(workdir: Path) -> dict[str, str]:
+    """A local knowledge base for ``Document_chat_template`` (the repo's example KB, bm25)."""
+    repo = Path(__file__).resolve().parents[1]
+    env = {
+        "FLOWSCOPE_KB_CONFIG": str(repo / "examples" / "kb" / "kb.yaml"),
+        "FLOWSCOPE_KB_DIR": str(workdir / "kb"),
+    }
+    flowscope = shutil.which("flowscope", path=str(Path(sys.executable).parent)) or "flowscope"
+    subprocess.run(
+        [flowscope, "kb", "add", "workflow-docs", str(repo / "examples" / "kb" / "docs")],
+        env={**os.environ, **env},
+        check=True,
+        capture_output=True,
+    )
+    return env
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.sampling", description=__doc__)
     parser.add_argument("--runs", type=int, default=2000, help="phase A runs (>= 2000)")
-    parser.add_argument("--critical-share", type=float, default=0.2)
     parser.add_argument("--after-boost", type=int, default=100)
     parser.add_argument("--max-error-runs", type=int, default=2000)
     args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
 
     import probe
     from probe.sampling import load_sampler
@@ -297,6 +323,8 @@ def main(argv: list[str] | None = None) -> int:
     policy_path.write_text(yaml.safe_dump(policy_document(), sort_keys=False))
     try:
         hot_path = hot_path_figures(policy_path)
+        kb_env = build_kb(workdir)
+        os.environ.update(kb_env)  # the retrieval service reads its config from the environment
         with collector(workdir) as url:
             inner = load_sampler(str(policy_path))
             assert isinstance(inner, PolicySampler)
@@ -308,11 +336,11 @@ def main(argv: list[str] | None = None) -> int:
             probe.instrument(settings=settings, sampler=sampler)
             try:
                 runners = {}
-                for file in (SEO_FILE, CRITICAL_FILE):
-                    runner = build_runner(CORPUS / file, environ={})
+                for file in (SEO_FILE, CRITICAL_FILE, DOC_FILE):
+                    runner = build_runner(CORPUS / file, environ=kb_env)
                     runner.services.llm = llm
                     runners[file] = runner
-                figures = run_phases(args, runners, sampler, inner, llm, url, service)
+                figures = run_phases(args, runners, sampler, inner, llm)
             finally:
                 probe.uninstrument()
                 inner.close()
@@ -324,9 +352,19 @@ def main(argv: list[str] | None = None) -> int:
         shutil.rmtree(workdir, ignore_errors=True)
     for key, value in figures.items():
         if not key.startswith("_"):
-            print(f"{key:>32}: {value}", file=sys.stderr)
+            print(f"{key:>34}: {value}", file=sys.stderr)
     print(json.dumps({k: v for k, v in figures.items() if not k.startswith("_")}))
     return 0
+
+
+def workload(index: int) -> tuple[str, dict[str, Any]]:
+    """Of every 5 runs: 3 SEO slugs, 1 document chat (retrieval), 1 critical translation."""
+    slot = index % 5
+    if slot == 4:
+        return CRITICAL_FILE, INPUTS[CRITICAL_FILE]
+    if slot == 2:
+        return DOC_FILE, {"input": DOC_QUESTIONS[(index // 5) % len(DOC_QUESTIONS)]}
+    return SEO_FILE, INPUTS[SEO_FILE]
 
 
 def run_phases(
@@ -335,21 +373,19 @@ def run_phases(
     sampler: CountingSampler,
     inner: Any,
     llm: Any,
-    url: str,
-    service: str,
 ) -> dict[str, Any]:
-    every = round(1 / args.critical_share) if args.critical_share > 0 else 0
     started = datetime.now(UTC)
     t0 = time.perf_counter()
+    failed_a = 0
     for index in range(args.runs):
-        file = CRITICAL_FILE if every and index % every == every - 1 else SEO_FILE
-        runners[file].run(INPUTS[file])
+        file, inputs = workload(index)
+        failed_a += runners[file].run(inputs).status == "failed"
     phase_a_seconds = time.perf_counter() - t0
     time.sleep(0.05)
     phase_a_end = datetime.now(UTC)
     time.sleep(0.05)
-    seo_llm_offered = sampler.offered[("llm", SEO)]
-    seo_llm_kept = sampler.kept[("llm", SEO)]
+    offered_a = Counter(sampler.offered)
+    kept_a = Counter(sampler.kept)
 
     # Phase B: every 10th LLM call fails. The window holds every run of the bench (1 h), so the
     # error rate the sampler sees is the cumulative one below; crossing = first run above 1 %.
@@ -368,7 +404,6 @@ def run_phases(
         if boosted is None and inner.boost.is_boosted(SEO, "llm"):
             boosted = error_runs
             boost_start = datetime.now(UTC)
-            kept_before = sampler.kept[("llm", SEO)]
             offered_before = sampler.offered[("llm", SEO)]
         if boosted is not None and error_runs >= boosted + args.after_boost:
             break
@@ -376,6 +411,7 @@ def run_phases(
     figures: dict[str, Any] = {
         "runs": args.runs + error_runs,
         "phase_a_runs": args.runs,
+        "phase_a_failed_runs": failed_a,
         "phase_a_seconds": round(phase_a_seconds, 2),
         "phase_b_runs": error_runs,
         "error_boost_crossing_run": crossing,
@@ -383,17 +419,36 @@ def run_phases(
         "error_boost_reaction_runs": (
             boosted - crossing if boosted is not None and crossing is not None else None
         ),
-        "_seo_llm_offered": seo_llm_offered,
-        "_seo_llm_kept_by_sampler": seo_llm_kept,
+        "_offered_a": offered_a,
+        "_kept_a": kept_a,
         "_phase_a": (started.isoformat(), phase_a_end.isoformat()),
     }
     if boosted is not None:
-        figures["_boost"] = (
-            boost_start.isoformat(),
-            sampler.kept[("llm", SEO)] - kept_before,
-            sampler.offered[("llm", SEO)] - offered_before,
-        )
+        figures["_boost"] = (boost_start.isoformat(), offered_before)
     return figures
+
+
+def stored_kinds(url: str, service: str, workflow: str, since: str, until: str) -> Counter[str]:
+    """Spans per ``flowscope.span.kind`` stored for ``workflow``'s traces in the window."""
+    kinds: Counter[str] = Counter()
+    offset = 0
+    while True:
+        page = get(
+            url,
+            "/api/traces",
+            workflow=workflow,
+            service=service,
+            since=since,
+            until=until,
+            limit=1000,
+            offset=offset,
+        )["traces"]
+        for trace in page:
+            for span in get(url, f"/api/traces/{trace['trace_id']}")["spans"]:
+                kinds[str(span["attributes"].get("flowscope.span.kind", ""))] += 1
+        if len(page) < 1000:
+            return kinds
+        offset += 1000
 
 
 def read_back(
@@ -405,8 +460,16 @@ def read_back(
     stored_spans: int,
 ) -> dict[str, Any]:
     since, until = figures["_phase_a"]
-    models = get(url, "/api/stats/models", workflow=SEO, service=service, since=since, until=until)
-    stored_seo_llm = sum(int(m["sampled_calls"]) for m in models["models"])
+    offered_a: Counter[tuple[str, str | None]] = figures["_offered_a"]
+    kept_a: Counter[tuple[str, str | None]] = figures["_kept_a"]
+    stored_llm = 0
+    for workflow in (SEO, DOC):
+        models = get(
+            url, "/api/stats/models", workflow=workflow, service=service, since=since, until=until
+        )
+        stored_llm += sum(int(m["sampled_calls"]) for m in models["models"])
+    offered_llm = offered_a[("llm", SEO)] + offered_a[("llm", DOC)]
+    doc_kinds = stored_kinds(url, service, DOC, since, until)
     critical = get(url, "/api/stats/overview", workflow=CRITICAL, service=service)
     critical_offered = sum(n for (kind, wf), n in sampler.offered.items() if wf == CRITICAL)
     usage = get(url, "/api/stats/usage", service=service)["totals"]
@@ -415,12 +478,14 @@ def read_back(
     stored_tokens = int(usage["input_tokens"]) + int(usage["output_tokens"])
     offered_total = sum(sampler.offered.values())
     out: dict[str, Any] = {
-        "llm_kept_fraction": round(stored_seo_llm / figures["_seo_llm_offered"], 4),
+        "llm_kept_fraction": round(stored_llm / offered_llm, 4),
+        "llm_spans_offered": offered_llm,
         "llm_kept_fraction_decided": round(
-            figures["_seo_llm_kept_by_sampler"] / figures["_seo_llm_offered"], 4
+            (kept_a[("llm", SEO)] + kept_a[("llm", DOC)]) / offered_llm, 4
         ),
+        "retrieval_kept_fraction": round(doc_kinds["retrieval"] / offered_a[("retrieval", DOC)], 4),
+        "retrieval_spans_offered": offered_a[("retrieval", DOC)],
         "critical_kept_fraction": round(int(critical["spans"]) / critical_offered, 4),
-        "retrieval_kept_fraction": None,  # the corpus workflows used here retrieve nothing
         "cost_total_error": abs(float(usage["cost_usd"]) - true_cost_usd) / true_cost_usd,
         "tokens_total_error": abs(stored_tokens - true_tokens) / true_tokens,
         "true_cost_usd": true_cost_usd,
@@ -435,7 +500,8 @@ def read_back(
         "spans_exported_ratio": round(stored_spans / offered_total, 4),
     }
     if "_boost" in figures:
-        boost_since, _, offered = figures["_boost"]
+        boost_since, offered_before = figures["_boost"]
+        offered = sampler.offered[("llm", SEO)] - offered_before
         boosted = get(url, "/api/stats/models", workflow=SEO, service=service, since=boost_since)
         stored = sum(int(m["sampled_calls"]) for m in boosted["models"])
         out["boosted_llm_kept_fraction"] = round(stored / offered, 4) if offered else None
