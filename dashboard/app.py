@@ -30,9 +30,10 @@ PAGES = (
 )
 
 
-@st.cache_resource
 def _settings() -> Settings:
+    """Built on every script run: cheap, and a changed environment is picked up."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per request is noise here
     return load_settings()
 
 

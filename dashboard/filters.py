@@ -17,15 +17,6 @@ RANGES: dict[str, timedelta] = {
     "30d": timedelta(days=30),
     "365d": timedelta(days=365),
 }
-RANGE_LABELS = {
-    "15m": "Last 15 minutes",
-    "1h": "Last hour",
-    "6h": "Last 6 hours",
-    "24h": "Last 24 hours",
-    "7d": "Last 7 days",
-    "30d": "Last 30 days",
-    "365d": "Last 365 days",
-}
 ALL = ""
 
 
@@ -43,7 +34,7 @@ def sidebar_filters(workflows: list[str]) -> Filters:
             "Time range",
             list(RANGES),
             index=list(RANGES).index("24h"),
-            format_func=RANGE_LABELS.__getitem__,
+            help="Last 15 minutes … last 365 days",
             key="range",
             bind="query-params",
         )

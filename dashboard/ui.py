@@ -45,6 +45,35 @@ def run_page(render: Callable[[PageContext], None]) -> None:
         st.error(str(exc), icon=":material/cloud_off:")
 
 
+def url_select(
+    label: str,
+    options: dict[str, str],
+    param: str,
+    *,
+    default: str | None = None,
+    container: Any = st,
+) -> str:
+    """A selectbox whose value (not its label) is kept in the URL as ``param=value``.
+
+    ``bind="query-params"`` would put the formatted label in the URL; ids (trace, span) need the
+    value itself so a pasted link opens exactly that object.
+    """
+    values = list(options)
+    wanted = str(st.query_params.get(param, ""))
+    if wanted not in options:
+        wanted = default if default in options else values[0]
+    st.query_params[param] = wanted
+    key = f"_url_{param}"
+    st.session_state[key] = wanted
+
+    def sync() -> None:
+        st.query_params[param] = st.session_state[key]
+
+    return str(
+        container.selectbox(label, values, format_func=options.__getitem__, key=key, on_change=sync)
+    )
+
+
 def empty_store_help(ctx: PageContext, what: str = "spans") -> None:
     """Shown by every page when the store holds nothing to show yet."""
     url = ctx.settings.collector_url

@@ -9,7 +9,7 @@ import streamlit as st
 
 from dashboard.client import Filters, Trace, TraceSummary
 from dashboard.diffing import diff_html
-from dashboard.ui import PageContext, empty_store_help, fmt_time
+from dashboard.ui import PageContext, empty_store_help, fmt_time, url_select
 from dashboard.waterfall import Row, tree_rows
 
 
@@ -120,22 +120,8 @@ def render(ctx: PageContext) -> None:
     labels = {t.trace_id: _run_label(t) for t in traces}
     ids = list(labels)
     c1, c2 = st.columns(2)
-    a_id = c1.selectbox(
-        "Run A (base)",
-        ids,
-        index=min(1, len(ids) - 1),
-        format_func=labels.__getitem__,
-        key="a",
-        bind="query-params",
-    )
-    b_id = c2.selectbox(
-        "Run B (compare)",
-        ids,
-        index=0,
-        format_func=labels.__getitem__,
-        key="b",
-        bind="query-params",
-    )
+    a_id = url_select("Run A (base)", labels, "a", default=ids[1], container=c1)
+    b_id = url_select("Run B (compare)", labels, "b", default=ids[0], container=c2)
     if a_id == b_id:
         st.warning("Pick two different runs.")
         return

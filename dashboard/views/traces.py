@@ -4,17 +4,26 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from typing import Any
 
 import pandas as pd
 import streamlit as st
 
 from dashboard.client import Filters, Trace, TraceSummary
-from dashboard.ui import PageContext, empty_store_help, fmt_ms, fmt_time, fmt_usd, link_buttons
+from dashboard.ui import (
+    PageContext,
+    empty_store_help,
+    fmt_ms,
+    fmt_time,
+    fmt_usd,
+    link_buttons,
+    url_select,
+)
 from dashboard.waterfall import Row, tree_rows, waterfall_figure
 
 HEX32 = re.compile(r"[0-9a-fA-F]{32}")
-STATUSES = {"": "Any status", "ok": "OK", "error": "Error"}
+STATUSES = ("any", "ok", "error")
 IO_ATTRIBUTES = ("flowscope.node.inputs", "flowscope.node.outputs")
 
 
@@ -36,8 +45,7 @@ def _search(ctx: PageContext) -> None:
     c2, c3, c4 = st.columns([1, 1, 2])
     status = c2.selectbox(
         "Status",
-        list(STATUSES),
-        format_func=STATUSES.__getitem__,
+        STATUSES,
         key="status",
         bind="query-params",
     )
@@ -52,7 +60,7 @@ def _search(ctx: PageContext) -> None:
         since=f.since,
         service=f.service,
         workflow=f.workflow,
-        status=status or None,
+        status=None if status in (None, "any") else status,
         min_duration_ms=float(min_ms) if min_ms else None,
         attr=attr.strip() or None,
     )
@@ -149,6 +157,22 @@ def _default_span(rows: list[Row], node_id: str | None) -> int:
     return 0
 
 
+def _pick_span(rows: list[Row]) -> str:
+    """The selected span lives in the URL as ``span=<span id>`` (clean deep links)."""
+    labels = {r.span.span_id: f"{'· ' * r.depth}{r.span.name}" for r in rows}
+    default = rows[_default_span(rows, st.query_params.get("span_node"))].span.span_id
+    return url_select("Span", labels, "span", default=default)
+
+
+def _clicked_bar(rows: list[Row]) -> Callable[[], None]:
+    def select() -> None:
+        points = st.session_state["waterfall"].selection.points
+        if points:
+            st.query_params["span"] = rows[int(points[0]["y"])].span.span_id
+
+    return select
+
+
 def _trace_view(ctx: PageContext, trace_id: str) -> None:
     trace = ctx.client.trace(trace_id) if HEX32.fullmatch(trace_id) else None
     if trace is None or not trace.spans:
@@ -192,18 +216,13 @@ def _trace_view(ctx: PageContext, trace_id: str) -> None:
             dwf=workflow,
             a=trace.trace_id,
         )
-    labels = {r.span.span_id: f"{'· ' * r.depth}{r.span.name}" for r in rows}
-    ids = list(labels)
-    node_hint = st.query_params.get("span_node")
-    span_id = st.selectbox(
-        "Span",
-        ids,
-        index=_default_span(rows, node_hint),
-        format_func=labels.__getitem__,
-        key="span",
-        bind="query-params",
+    span_id = _pick_span(rows)
+    st.plotly_chart(
+        waterfall_figure(rows, span_id),
+        key="waterfall",
+        on_select=_clicked_bar(rows),
+        selection_mode="points",
     )
-    st.plotly_chart(waterfall_figure(rows, span_id), key="waterfall")
     selected = next((r for r in rows if r.span.span_id == span_id), rows[0])
     _span_details(ctx, trace, selected)
 

@@ -100,6 +100,7 @@ def running_collector(tmp: Path) -> Iterator[str]:
         url = f"http://127.0.0.1:{port}"
         try:
             wait_http(f"{url}/healthz", proc, "collector")
+            wait_http(f"{url}/api/stats/nodes", proc, "collector store")
         except RuntimeError as exc:
             raise RuntimeError(f"{exc}\n{log.read_text()[-3000:]}") from None
         yield url

@@ -1,0 +1,234 @@
+"""Every page under Streamlit's AppTest against a real collector holding known spans.
+
+The numbers on the page must equal the numbers the store returns through the read API, and the
+ones that were sent.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from known_store import SEO, TRANSLATE, Known  # type: ignore[import-not-found]
+from streamlit.testing.v1 import AppTest
+
+APP = str(Path(__file__).resolve().parents[2] / "dashboard" / "app.py")
+
+
+def app(url: str, monkeypatch: pytest.MonkeyPatch, page: str, **query: str) -> AppTest:
+    monkeypatch.setenv("FLOWSCOPE_COLLECTOR_URL", url)
+    monkeypatch.setenv("FLOWSCOPE_JAEGER_URL", "http://jaeger.test:16686")
+    monkeypatch.setenv(
+        "FLOWSCOPE_LOGS_URL_TEMPLATE", "http://logs.test/explore?q={trace_id}&span={span_id}"
+    )
+    at = AppTest.from_file(APP, default_timeout=90)
+    at.run()
+    at.query_params.update(query)
+    at.switch_page(f"pages/{page}.py").run()
+    assert not at.exception, at.exception
+    assert not at.error, [e.value for e in at.error]
+    return at
+
+
+def api(url: str, path: str, **params: Any) -> Any:
+    return httpx.get(f"{url}{path}", params=params, timeout=10).json()
+
+
+def frame(at: AppTest, column: str) -> Any:
+    """The first dataframe on the page that has ``column``."""
+    for df in at.dataframe:
+        if column in df.value.columns:
+            return df.value
+    raise AssertionError(f"no table with column {column!r}")
+
+
+def metrics(at: AppTest) -> dict[str, str]:
+    return {m.label: m.value for m in at.metric}
+
+
+def test_overview_headline_equals_store_and_sent_totals(
+    known_collector: tuple[str, Known], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url, known = known_collector
+    at = app(url, monkeypatch, "overview")
+    shown = metrics(at)
+    stored = api(url, "/api/stats/overview")
+    assert stored["runs"] == len(known.runs) == 5
+    assert shown["Runs"] == str(stored["runs"])
+    assert shown["Tokens"] == f"{stored['total_tokens']:,}" == "2,060"
+    assert shown["Total cost"] == f"${stored['total_cost_usd']:,.4f}" == "$0.0260"
+    assert shown["Error rate"] == f"{stored['error_rate']:.1%}" == "20.0%"
+    assert shown["p95"] == f"{stored['p95_ms']:,.0f} ms"
+    links = [m.proto.label for m in at.get("page_link")]
+    assert any("translation_workflow · Translate" in label for label in links), links
+
+
+def test_overview_sampled_vs_true_table(
+    known_collector: tuple[str, Known], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url, known = known_collector
+    at = app(url, monkeypatch, "overview")
+    table = frame(at, "figure")
+    cost = table[table["figure"] == "Cost USD"].iloc[0]
+    assert cost["sampled"] == pytest.approx(known.cost_usd)
+    tokens = table[table["figure"] == "Input tokens"].iloc[0]
+    assert tokens["sampled"] == known.input_tokens == 1600
+
+
+def test_nodes_table_equals_store_row_by_row(
+    known_collector: tuple[str, Known], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url, _ = known_collector
+    at = app(url, monkeypatch, "nodes")
+    table = frame(at, "cost_share")
+    stored = api(url, "/api/stats/nodes")["nodes"]
+    assert len(table) == len(stored) == 5
+    for node in stored:
+        row = table[(table["workflow"] == node["workflow"]) & (table["node_id"] == node["node_id"])]
+        assert len(row) == 1, node
+        row = row.iloc[0]
+        for key in ("count", "errors", "input_tokens", "output_tokens", "title", "node_type"):
+            assert row[key] == node[key], key
+        for key in ("p50_ms", "p95_ms", "cost_usd"):
+            assert row[key] == pytest.approx(node[key]), key
+    assert table["cost_share"].sum() == pytest.approx(1.0)
+    slug = table[table["node_id"] == "1712"].iloc[0]
+    assert slug["cost_share"] == pytest.approx(0.006 / 0.026)
+    assert list(table["cost_usd"]) == sorted(table["cost_usd"], reverse=True)
+
+
+def test_nodes_deep_link_filters_and_opens_node_detail(
+    known_collector: tuple[str, Known], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url, known = known_collector
+    at = app(url, monkeypatch, "nodes", types="llm", node=f"{TRANSLATE}/2001")
+    table = frame(at, "cost_share")
+    assert set(table["node_type"]) == {"llm"}
+    assert metrics(at)["Errors"] == "1"
+    assert metrics(at)["Runs"] == "2"
+    targets = {link.proto.query_string for link in at.get("page_link")}
+    assert targets == {f"trace={r.trace_id}&span_node=2001" for r in known.of(TRANSLATE)}
+    csv = at.get("download_button")[0].proto
+    assert csv.label == "Download CSV"
+
+
+def test_models_table_equals_store(
+    known_collector: tuple[str, Known], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url, _ = known_collector
+    at = app(url, monkeypatch, "models")
+    table = frame(at, "price_source")
+    stored = {m["model"]: m for m in api(url, "/api/stats/models")["models"]}
+    assert set(table["model"]) == set(stored) == {"gpt-4o", "gpt-4o-mini"}
+    for _, row in table.iterrows():
+        s = stored[row["model"]]
+        assert (row["calls"], row["input_tokens"], row["output_tokens"]) == (
+            s["calls"],
+            s["input_tokens"],
+            s["output_tokens"],
+        )
+        assert row["cost_usd"] == pytest.approx(s["cost_usd"])
+        assert row["price_source"] == s["price_source"] == "provided"
+    assert metrics(at)["Calls"] == "5"
+
+
+def test_traces_search_lists_stored_traces_and_filters_by_status(
+    known_collector: tuple[str, Known], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url, known = known_collector
+    at = app(url, monkeypatch, "traces")
+    table = frame(at, "open")
+    assert set(table["trace_id"]) == {r.trace_id for r in known.runs}
+    failed = app(url, monkeypatch, "traces", status="error")
+    table = frame(failed, "open")
+    assert list(table["trace_id"]) == [r.trace_id for r in known.runs if r.failed]
+
+
+def test_trace_view_shows_hierarchy_node_io_and_infra_links(
+    known_collector: tuple[str, Known], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url, known = known_collector
+    run = known.of(SEO)[2]
+    at = app(url, monkeypatch, "traces", trace=run.trace_id, span_node="1712")
+    shown = metrics(at)
+    stored = api(url, f"/api/traces/{run.trace_id}")["spans"]
+    assert shown["Spans"] == str(len(stored)) == "5"
+    assert shown["Tokens in / out"] == "300 / 20"
+    assert shown["Cost"] == "$0.003000"
+    # the selected span is the LLM node's, in its real place in the hierarchy
+    span_box = at.selectbox(key="_url_span")
+    assert span_box.value == run.node_spans["1712"]
+    assert at.query_params["span"] == run.node_spans["1712"]  # the deep link names the span
+    options = span_box.options  # labels, in tree order
+    assert options[0].startswith("invoke_workflow") and options[2] == "· llm Generate slug"
+    assert options[3] == "· · chat gpt-4o-mini"
+    assert any("observability-part-2" in str(j.proto.body) for j in at.json)
+    hrefs = [b.proto.url for b in at.get("link_button")]
+    assert f"http://jaeger.test:16686/trace/{run.trace_id}" in hrefs
+    assert (f"http://logs.test/explore?q={run.trace_id}&span={run.node_spans['1712']}") in hrefs
+
+
+def test_runs_diff_shows_deltas_and_highlights(
+    known_collector: tuple[str, Known], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url, known = known_collector
+    first, last = known.of(SEO)[0], known.of(SEO)[2]
+    at = app(url, monkeypatch, "diff", dwf=SEO, a=first.trace_id, b=last.trace_id)
+    shown = metrics(at)
+    assert shown["Tokens B − A"] == "+200"
+    assert shown["Cost B − A"] == "$+0.002000"
+    assert shown["Latency B − A"] == "+200.0 ms"
+    table = frame(at, "ms_delta")
+    slug = table[table["node"] == "1712"].iloc[0]
+    assert (slug["ms_a"], slug["ms_b"]) == (100.0, 300.0)
+    html = "\n".join(m.value for m in at.markdown)
+    assert "observability-part-<span" in html or "part-</span>" in html or "#d6f5dd" in html
+    assert ">2</span>" in html and ">0</span>" in html
+
+
+def test_prompt_versions_by_content_hash(
+    known_collector: tuple[str, Known], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url, _ = known_collector
+    at = app(url, monkeypatch, "prompts", pwf=SEO)
+    table = frame(at, "hash")
+    assert list(table["version"]) == ["v1", "v2"]
+    assert list(table["runs"]) == [2, 1]
+    assert list(table["input_tokens"]) == [300, 300]
+    html = "\n".join(m.value for m in at.markdown)
+    assert "lowercase" in html and "#d6f5dd" in html
+
+
+@pytest.mark.parametrize("page", ["overview", "nodes", "models", "traces", "diff", "prompts"])
+def test_empty_store_page_says_how_to_get_data_in(
+    page: str, empty_collector: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    at = app(empty_collector, monkeypatch, page)
+    text = " ".join(i.value for i in at.info)
+    assert "yet" in text and "auto-instrument" in text and empty_collector in text
+
+
+def test_unreachable_collector_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FLOWSCOPE_COLLECTOR_URL", "http://127.0.0.1:9")
+    at = AppTest.from_file(APP, default_timeout=90).run()
+    assert not at.exception
+    assert "http://127.0.0.1:9 did not answer" in at.error[0].value
+    assert "flowscope collector" in at.error[0].value
+
+
+def test_shared_secret_login_gate(
+    known_collector: tuple[str, Known], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url, _ = known_collector
+    monkeypatch.setenv("FLOWSCOPE_COLLECTOR_URL", url)
+    monkeypatch.setenv("FLOWSCOPE_DASHBOARD_PASSWORD", "s3cret")
+    at = AppTest.from_file(APP, default_timeout=90).run()
+    assert not at.metric  # nothing shown before signing in
+    at.text_input(key="login_password").input("wrong")
+    at.button[0].click().run()
+    assert at.error[0].value == "Wrong password."
+    at.text_input(key="login_password").input("s3cret")
+    at.button[0].click().run()
+    assert metrics(at)["Runs"] == "5"
