@@ -12,6 +12,7 @@ the host's own exceptions are re-raised untouched (bare ``raise``), with their t
 from __future__ import annotations
 
 import threading
+import traceback
 from collections.abc import Callable
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -19,12 +20,20 @@ from typing import Any
 
 from opentelemetry import context as otel_context
 from opentelemetry.sdk.trace.id_generator import IdGenerator
-from opentelemetry.trace import SpanKind, Status, StatusCode, Tracer, set_span_in_context
+from opentelemetry.trace import (
+    Span,
+    SpanKind,
+    Status,
+    StatusCode,
+    Tracer,
+    get_current_span,
+    set_span_in_context,
+)
 
 from probe import guard, semconv
 from probe.redaction import Redactor
 from probe.sampling.api import SpanSampler
-from probe.spec import Args, Kwargs, Scope, Target
+from probe.spec import Args, Attributes, Kwargs, Scope, Target
 
 _SCOPE: ContextVar[Scope | None] = ContextVar("flowscope_probe_scope", default=None)
 
@@ -104,17 +113,22 @@ def make_wrapper(target: Target, runtime: Runtime) -> Wrapper:
     sampler = runtime.sampler
     where = target.target
     traced = _make_traced(target, runtime)
+    decide = sampler.decide
+    record = sampler.record
+    get_scope = _SCOPE.get
+    set_scope = _SCOPE.set
+    reset_scope = _SCOPE.reset
 
     def wrapper(wrapped: Callable[..., Any], instance: Any, args: Args, kwargs: Kwargs) -> Any:
-        parent = _SCOPE.get()
+        parent = get_scope()
         try:
             scope = enter(parent, instance, args, kwargs)
-            decision = sampler.decide(
+            decision = decide(
                 kind,
                 scope.workflow,
                 scope.node_type,
                 scope.trace_id,
-                parent.sampled if parent is not None else False,
+                parent.sampled if parent is not None else _outer_sampled(),
                 critical,
             )
         except Exception as exc:
@@ -122,31 +136,39 @@ def make_wrapper(target: Target, runtime: Runtime) -> Wrapper:
             return wrapped(*args, **kwargs)
         if decision.sampled:
             return traced(wrapped, instance, args, kwargs, scope, decision.rate, decision.reason)
+        # Dropped: no SDK work at all, only the scope for nested calls.
         if prepare is not None:  # propagate the nearest kept span (W3C) even when this is dropped
             try:
                 args, kwargs = prepare(instance, args, kwargs)
             except Exception as exc:
                 guard.report(f"{where} (prepare)", exc)
-        token = _SCOPE.set(scope)
+        token = set_scope(scope)
         try:
             result = wrapped(*args, **kwargs)
         except BaseException:
-            _SCOPE.reset(token)
+            reset_scope(token)
             _record(sampler, kind, scope, True, where)
             raise
-        _SCOPE.reset(token)
-        error = False
+        reset_scope(token)
         try:
             if observe is not None:
                 observe(scope, instance, args, kwargs, result)
-            if failed is not None:
-                error = failed(result)
+            record(kind, scope.workflow, scope.node_type, failed is not None and failed(result))
         except Exception as exc:
             guard.report(where, exc)
-        _record(sampler, kind, scope, error, where)
         return result
 
     return wrapper
+
+
+def _outer_sampled() -> bool:
+    """``parent_sampled`` for a call with no enclosing probe scope.
+
+    Under a span of the host (a server request) its sampled flag counts; with no parent at all
+    there is no constraint, so True: a standalone LLM call is then sampled by its own rule.
+    """
+    span_context = get_current_span().get_span_context()
+    return bool(span_context.trace_flags.sampled) if span_context.is_valid else True
 
 
 def _record(sampler: SpanSampler, kind: str, scope: Scope, error: bool, where: str) -> None:
@@ -154,6 +176,35 @@ def _record(sampler: SpanSampler, kind: str, scope: Scope, error: bool, where: s
         sampler.record(kind, scope.workflow, scope.node_type, error)
     except Exception as exc:
         guard.report(f"{where} (sampler.record)", exc)
+
+
+def _end_with_exception(
+    span: Span,
+    scope: Scope,
+    kind: str,
+    attributes: Attributes,
+    rate: float,
+    reason: str,
+    exc: BaseException,
+    capture: Redactor | None,
+) -> None:
+    """Record the host's exception on the span (message and stack scrubbed) and end it."""
+    final = scope.inherited()
+    final.update(attributes)
+    final[semconv.SPAN_KIND] = kind
+    final[semconv.SAMPLING_RATE] = rate
+    final[semconv.SAMPLING_REASON] = reason
+    final[semconv.ERROR_TYPE] = type(exc).__qualname__
+    span.set_attributes(final)
+    message = str(exc)
+    stack = "".join(traceback.format_exception(exc))
+    if capture is not None:
+        message, stack = capture.scrub(message), capture.scrub(stack)
+    span.record_exception(
+        exc, {"exception.message": message, "exception.stacktrace": stack}, escaped=True
+    )
+    span.set_status(Status(StatusCode.ERROR, f"{type(exc).__name__}: {message}"))
+    span.end()
 
 
 def _make_traced(target: Target, runtime: Runtime) -> Callable[..., Any]:
@@ -169,6 +220,10 @@ def _make_traced(target: Target, runtime: Runtime) -> Callable[..., Any]:
     trace_ids = runtime.trace_ids
     where = target.target
     span_kind = SpanKind.CLIENT if kind in _CLIENT_KINDS else SpanKind.INTERNAL
+    set_scope = _SCOPE.set
+    reset_scope = _SCOPE.reset
+    attach = otel_context.attach
+    detach = otel_context.detach
 
     def traced(
         wrapped: Callable[..., Any],
@@ -180,12 +235,7 @@ def _make_traced(target: Target, runtime: Runtime) -> Callable[..., Any]:
         reason: str,
     ) -> Any:
         try:
-            name, attrs = describe(scope, instance, args, kwargs, capture)
-            attributes = scope.inherited()
-            attributes.update(attrs)
-            attributes[semconv.SPAN_KIND] = kind
-            attributes[semconv.SAMPLING_RATE] = rate
-            attributes[semconv.SAMPLING_REASON] = reason
+            name, attributes = describe(scope, instance, args, kwargs, capture)
             parent_context = None
             run = scope.run
             if run is not None and scope.kept_ancestor() is None:
@@ -193,14 +243,15 @@ def _make_traced(target: Target, runtime: Runtime) -> Callable[..., Any]:
                     parent_context = run.detached_parent()  # the run's root was dropped
                 elif trace_ids is not None and not run.has_external_parent:
                     trace_ids.expect(run.trace_id)  # a new trace: use the decided id
-            span = tracer.start_span(name, parent_context, span_kind, attributes)
+            # Attributes are written once, when the span ends (one locked update, not two).
+            span = tracer.start_span(name, parent_context, span_kind)
             scope.span = span
             scope.sampled = True
-            otel_token = otel_context.attach(set_span_in_context(span))
+            otel_token = attach(set_span_in_context(span))
         except Exception as exc:
             guard.report(where, exc)
             return wrapped(*args, **kwargs)
-        token = _SCOPE.set(scope)
+        token = set_scope(scope)
         try:
             if prepare is not None:
                 try:
@@ -209,26 +260,27 @@ def _make_traced(target: Target, runtime: Runtime) -> Callable[..., Any]:
                     guard.report(f"{where} (prepare)", exc)
             result = wrapped(*args, **kwargs)
         except BaseException as exc:
-            _SCOPE.reset(token)
-            otel_context.detach(otel_token)
+            reset_scope(token)
+            detach(otel_token)
             try:
-                span.record_exception(exc, escaped=True)
-                span.set_attribute(semconv.ERROR_TYPE, type(exc).__qualname__)
-                span.set_status(Status(StatusCode.ERROR, f"{type(exc).__name__}: {exc}"))
-                span.end()
+                _end_with_exception(span, scope, kind, attributes, rate, reason, exc, capture)
             except Exception as probe_exc:
                 guard.report(where, probe_exc)
             _record(sampler, kind, scope, True, where)
             raise
-        _SCOPE.reset(token)
-        otel_context.detach(otel_token)
+        reset_scope(token)
+        detach(otel_token)
         error = False
         try:
             if observe is not None:
                 observe(scope, instance, args, kwargs, result)
-            end_attrs = finish(scope, instance, args, kwargs, result, capture)
-            if end_attrs:
-                span.set_attributes(end_attrs)
+            final = scope.inherited()
+            final.update(attributes)
+            final.update(finish(scope, instance, args, kwargs, result, capture))
+            final[semconv.SPAN_KIND] = kind
+            final[semconv.SAMPLING_RATE] = rate
+            final[semconv.SAMPLING_REASON] = reason
+            span.set_attributes(final)
             if failed is not None and failed(result):
                 error = True
                 span.set_status(Status(StatusCode.ERROR))

@@ -50,9 +50,8 @@ def _node_ctx(scope: Scope) -> Any:
     """The RunContext of the innermost node execution around ``scope``."""
     current: Scope | None = scope
     while current is not None:
-        src = current._own_src
-        if isinstance(src, tuple) and len(src) == 2 and src[0] == "node":
-            return src[1][1]
+        if current._own_fn is _node_own:
+            return current._own_src[1]
         current = current.parent
     return None
 
@@ -124,7 +123,7 @@ def workflow_failed(result: Any) -> bool:
 
 
 def _node_own(src: Any) -> Attributes:
-    node = src[1][0]
+    node = src[0]
     return {
         semconv.NODE_ID: _text(getattr(node, "id", "")),
         semconv.NODE_TYPE: _text(getattr(node, "type", "")),
@@ -133,14 +132,20 @@ def _node_own(src: Any) -> Attributes:
 
 
 def enter_node(parent: Scope | None, instance: Any, args: Args, kwargs: Kwargs) -> Scope:
-    node = arg(args, kwargs, 0, "node")
-    ctx = arg(args, kwargs, 1, "ctx")
-    run = _parent_run(parent)
+    src = args if len(args) == 2 else (arg(args, kwargs, 0, "node"), arg(args, kwargs, 1, "ctx"))
+    return Scope(parent, parent.run if parent is not None else None, src[0].type, _node_own, src)
+
+
+def _note_run_id(scope: Scope) -> None:
+    """Record the run id (known from the node's RunContext) on the run, for every kept span.
+
+    Done on the kept path only: the drop path must stay minimal.
+    """
+    run = scope.run
     if run is not None and semconv.WORKFLOW_RUN_ID not in run.attrs:
-        run_id = getattr(ctx, "run_id", None)
+        run_id = getattr(_node_ctx(scope), "run_id", None)
         if run_id:
             run.attrs[semconv.WORKFLOW_RUN_ID] = _text(run_id)
-    return Scope(parent, run, getattr(node, "type", None), _node_own, ("node", (node, ctx)))
 
 
 def _error_strategy(instance: Any, node: Any) -> str | None:
@@ -159,6 +164,7 @@ def _error_strategy(instance: Any, node: Any) -> str | None:
 def describe_node(
     scope: Scope, instance: Any, args: Args, kwargs: Kwargs, capture: Redactor | None
 ) -> tuple[str, Attributes]:
+    _note_run_id(scope)
     node = arg(args, kwargs, 0, "node")
     attrs: Attributes = {}
     if strategy := _error_strategy(instance, node):
@@ -215,12 +221,14 @@ def enter_loop(parent: Scope | None, instance: Any, args: Args, kwargs: Kwargs) 
 def describe_iteration(
     scope: Scope, instance: Any, args: Args, kwargs: Kwargs, capture: Redactor | None
 ) -> tuple[str, Attributes]:
+    _note_run_id(scope)
     return f"iteration[{int(arg(args, kwargs, 0, 'index', 0))}]", {}
 
 
 def describe_loop(
     scope: Scope, instance: Any, args: Args, kwargs: Kwargs, capture: Redactor | None
 ) -> tuple[str, Attributes]:
+    _note_run_id(scope)
     return f"loop[{int(arg(args, kwargs, 0, 'index', 0))}]", {}
 
 
@@ -234,6 +242,7 @@ def enter_call(parent: Scope | None, instance: Any, args: Args, kwargs: Kwargs) 
 def describe_llm(
     scope: Scope, instance: Any, args: Args, kwargs: Kwargs, capture: Redactor | None
 ) -> tuple[str, Attributes]:
+    _note_run_id(scope)
     request = arg(args, kwargs, 0, "request")
     model = _text(getattr(request, "model", "")) or "unknown"
     provider = _text(getattr(request, "provider", "")) or _text(
@@ -311,6 +320,7 @@ def observe_llm(scope: Scope, instance: Any, args: Args, kwargs: Kwargs, result:
 def describe_retrieval(
     scope: Scope, instance: Any, args: Args, kwargs: Kwargs, capture: Redactor | None
 ) -> tuple[str, Attributes]:
+    _note_run_id(scope)
     datasets = [_text(d) for d in (arg(args, kwargs, 4, "dataset_ids") or ())]
     attrs: Attributes = {
         semconv.RETRIEVAL_DATASETS: datasets,
@@ -336,6 +346,7 @@ def finish_retrieval(
 def describe_embedding(
     scope: Scope, instance: Any, args: Args, kwargs: Kwargs, capture: Redactor | None
 ) -> tuple[str, Attributes]:
+    _note_run_id(scope)
     model = _text(getattr(instance, "model_name", "")) or "unknown"
     texts = arg(args, kwargs, 0, "texts") or ()
     return f"embeddings {model}", {
@@ -348,6 +359,7 @@ def describe_embedding(
 def describe_tool(
     scope: Scope, instance: Any, args: Args, kwargs: Kwargs, capture: Redactor | None
 ) -> tuple[str, Attributes]:
+    _note_run_id(scope)
     provider = _text(arg(args, kwargs, 0, "provider"))
     tool = _text(arg(args, kwargs, 1, "tool")) or "tool"
     attrs: Attributes = {
@@ -363,6 +375,7 @@ def describe_tool(
 def describe_code(
     scope: Scope, instance: Any, args: Args, kwargs: Kwargs, capture: Redactor | None
 ) -> tuple[str, Attributes]:
+    _note_run_id(scope)
     return "execute_code", {semconv.CODE_LANGUAGE: _text(kwargs.get("language", ""))}
 
 
@@ -381,6 +394,7 @@ def safe_url(url: str) -> str:
 def describe_http(
     scope: Scope, instance: Any, args: Args, kwargs: Kwargs, capture: Redactor | None
 ) -> tuple[str, Attributes]:
+    _note_run_id(scope)
     request = arg(args, kwargs, 0, "request")
     method = _text(getattr(request, "method", "")).upper() or "GET"
     return f"HTTP {method}", {

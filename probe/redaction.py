@@ -11,6 +11,7 @@ Redaction happens before truncation, so a cut never exposes half a match.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import re
 import threading
@@ -46,22 +47,29 @@ _SENSITIVE_SUFFIXES = ("_token", "_key", "_secret", "_password", "_apikey", "_cr
 _DESCRIPTIVE = frozenset({"type", "header", "scheme", "kind", "name", "in", "auth_type"})
 _NAME_SEPARATORS = re.compile(r"[\s\-.]+")
 
-_SECRET_WORDS = r"(?:api[_-]?key|apikey|authorization|password|passwd|secret|token|[\w-]*_key)"
-_DEFAULT_PATTERNS: tuple[re.Pattern[str], ...] = (
-    # "Authorization: Bearer abc" / "X-API-Key: abc" / "password=abc" / '"api_key": "abc"'
-    re.compile(
-        r"(?i)(?P<keep>[\"']?[\w-]*" + _SECRET_WORDS + r"[\"']?\s*[:=]\s*[\"']?)"
-        r"(?:(?:bearer|basic|token)\s+)?[^\s\"',;&}]+"
-    ),
-    re.compile(r"(?i)(?P<keep>\b(?:bearer|basic)\s+)[A-Za-z0-9._~+/=-]{8,}"),
-    re.compile(r"\bsk-[A-Za-z0-9_-]{16,}"),  # OpenAI-style keys
-    re.compile(r"\bAKIA[0-9A-Z]{16}\b"),  # AWS access key ids
-    re.compile(r"\bgh[pousr]_[A-Za-z0-9]{30,}\b"),  # GitHub tokens
-    re.compile(r"\bxox[abposr]-[A-Za-z0-9-]{10,}"),  # Slack tokens
-    re.compile(r"\beyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}"),  # JWTs
+_SECRET_WORDS = r"(?:api[_-]?key|apikey|authorization|password|passwd|secret|token|_key)"
+# (cheap trigger substrings of the lowered text, pattern): a pattern runs only when one of its
+# triggers occurs, so a payload without any credential-looking word costs a few ``in`` tests.
+_DEFAULT_RULES: tuple[tuple[tuple[str, ...], re.Pattern[str]], ...] = tuple(
+    (triggers, re.compile(pattern, re.IGNORECASE))
+    for triggers, pattern in (
+        (
+            ("key", "authorization", "password", "passwd", "secret", "token"),
+            # "Authorization: Bearer abc" / "X-API-Key: abc" / "password=abc" / '"api_key": "a"'
+            r"(?P<keep>(?<![\w-])[\"']?[\w-]*" + _SECRET_WORDS + r"[\"']?\s*[:=]\s*[\"']?)"
+            r"(?:(?:bearer|basic|token)\s+)?[^\s\"',;&}]+",
+        ),
+        (("bearer", "basic"), r"(?P<keep>\b(?:bearer|basic)\s+)[A-Za-z0-9._~+/=-]{8,}"),
+        (("sk-",), r"\bsk-[A-Za-z0-9_-]{16,}"),  # OpenAI-style keys
+        (("akia",), r"\bAKIA[0-9A-Z]{16}\b"),  # AWS access key ids
+        (("ghp_", "gho_", "ghu_", "ghs_", "ghr_"), r"\bgh[pousr]_[A-Za-z0-9]{30,}\b"),  # GitHub
+        (("xox",), r"\bxox[abposr]-[A-Za-z0-9-]{10,}"),  # Slack tokens
+        (("eyj",), r"\beyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}"),  # JWTs
+    )
 )
 
 
+@functools.lru_cache(maxsize=4096)
 def is_sensitive_key(key: str) -> bool:
     """True for mapping keys / header names whose value is a credential."""
     name = _NAME_SEPARATORS.sub("_", key.strip().lower())
@@ -73,7 +81,7 @@ class Redactor:
 
     def __init__(self, patterns: Iterable[str] = (), max_bytes: int = 4096) -> None:
         self.max_bytes = max_bytes
-        self._patterns = _DEFAULT_PATTERNS + tuple(re.compile(p) for p in patterns)
+        self._custom = tuple(re.compile(p) for p in patterns)
         self._remembered: dict[str, None] = {}  # insertion-ordered set of secret values
         self._lock = threading.Lock()
         # Strings longer than this cannot show in full in the output anyway; scrubbing a
@@ -81,18 +89,56 @@ class Redactor:
         self._scan_limit = max_bytes + 256
 
     def capture(self, value: Any) -> str:
-        """Redacted JSON text of ``value``, truncated to ``max_bytes`` (plus a marker)."""
-        text = json.dumps(
-            self.redact(value), ensure_ascii=False, default=str, separators=(",", ":")
-        )
-        return self.truncate(text)
+        """Redacted JSON text of ``value``, truncated to ``max_bytes`` (plus a marker).
 
-    def truncate(self, text: str) -> str:
+        Values under sensitive keys are replaced structurally, then the JSON text is scrubbed
+        in one pass (only the prefix that can reach the output), then cut.
+        """
+        text = json.dumps(
+            self._by_key(value, 0), ensure_ascii=False, default=str, separators=(",", ":")
+        )
+        size = len(text)
+        return self.truncate(self.scrub(text), size if size > self._scan_limit else None)
+
+    def _by_key(self, value: Any, depth: int) -> Any:
+        """JSON-ready copy of ``value`` with key-based redaction only (strings untouched)."""
+        kind = type(value)
+        if kind is str or kind is int or kind is float or kind is bool or value is None:
+            return value
+        if depth >= _MAX_DEPTH:
+            return "…"
+        if kind is dict:
+            return self._redact_mapping(value.items(), depth, scrub=False)
+        if kind is list or kind is tuple:
+            return [self._by_key(item, depth + 1) for item in value]
+        if isinstance(value, str | int | float):
+            return value
+        if isinstance(value, Mapping):
+            return self._redact_mapping(value.items(), depth, scrub=False)
+        if dataclasses.is_dataclass(value) and not isinstance(value, type):
+            fields = ((f.name, getattr(value, f.name)) for f in dataclasses.fields(value))
+            return self._redact_mapping(fields, depth, scrub=False)
+        if hasattr(value, "model_dump") and callable(value.model_dump):
+            return self._by_key(value.model_dump(), depth + 1)
+        if isinstance(value, list | tuple | set | frozenset):
+            return [self._by_key(item, depth + 1) for item in value]
+        if isinstance(value, bytes | bytearray):
+            return f"<{len(value)} bytes>"
+        return str(value)
+
+    def truncate(self, text: str, cut_from: int | None = None) -> str:
+        """``text`` cut to ``max_bytes`` of UTF-8 (whole characters) plus a marker.
+
+        ``cut_from``: the length in characters of the text before it was already shortened.
+        """
+        if cut_from is None and len(text) * 4 <= self.max_bytes:  # cannot exceed: no encoding
+            return text
         data = text.encode("utf-8")
-        if len(data) <= self.max_bytes:
+        if cut_from is None and len(data) <= self.max_bytes:
             return text
         head = data[: self.max_bytes].decode("utf-8", errors="ignore")
-        return f"{head}…[truncated, {len(data)} bytes]"
+        total = cut_from if cut_from is not None else len(text)
+        return f"{head}…[truncated, {total} characters]"
 
     def redact(self, value: Any, _depth: int = 0) -> Any:
         """A copy of ``value`` (JSON-like) with credentials replaced by ``[REDACTED]``."""
@@ -116,7 +162,11 @@ class Redactor:
         return self.scrub(str(value))
 
     def _redact_mapping(
-        self, items: Iterable[tuple[Any, Any]], depth: int, strict: bool = False
+        self,
+        items: Iterable[tuple[Any, Any]],
+        depth: int,
+        strict: bool = False,
+        scrub: bool = True,
     ) -> dict[str, Any]:
         """Redact by key name; in ``strict`` mode (inside a credential block such as Dify's
         ``authorization: {type, config: {api_key, header}}``) every value is a secret except
@@ -125,14 +175,14 @@ class Redactor:
         for key, item in items:
             name = str(key)
             if isinstance(item, Mapping) and (strict or is_sensitive_key(name)):
-                out[name] = self._redact_mapping(item.items(), depth + 1, strict=True)
-            elif item in (None, "") or isinstance(item, bool):
+                out[name] = self._redact_mapping(item.items(), depth + 1, True, scrub)
+            elif item is None or item == "" or isinstance(item, bool):
                 out[name] = item
             elif is_sensitive_key(name) or (strict and name.lower() not in _DESCRIPTIVE):
                 self.remember(item)
                 out[name] = REDACTED
             else:
-                out[name] = self.redact(item, depth + 1)
+                out[name] = self.redact(item, depth + 1) if scrub else self._by_key(item, depth + 1)
         return out
 
     def remember(self, secret: Any) -> None:
@@ -152,10 +202,17 @@ class Redactor:
         """``text`` with every remembered secret and pattern match replaced."""
         if len(text) > self._scan_limit:
             text = text[: self._scan_limit]
-        for secret in tuple(self._remembered):
-            if secret in text:
-                text = text.replace(secret, REDACTED)
-        for pattern in self._patterns:
+        if self._remembered:
+            for secret in tuple(self._remembered):
+                if secret in text:
+                    text = text.replace(secret, REDACTED)
+        lowered = text.lower()
+        for triggers, pattern in _DEFAULT_RULES:
+            for trigger in triggers:
+                if trigger in lowered:
+                    text = pattern.sub(_replacement, text)
+                    break
+        for pattern in self._custom:
             text = pattern.sub(_replacement, text)
         return text
 

@@ -92,7 +92,11 @@ OwnAttrs = Callable[[Any], Attributes]
 
 
 class Scope:
-    """What one wrapped call passes to the calls nested in it (same thread or copied context)."""
+    """What one wrapped call passes to the calls nested in it (same thread or copied context).
+
+    Built for every call, kept or not, so construction is minimal; attributes for descendants
+    are computed only when a kept descendant asks (:meth:`inherited`).
+    """
 
     __slots__ = (
         "_chain",
@@ -103,6 +107,8 @@ class Scope:
         "run",
         "sampled",
         "span",
+        "trace_id",
+        "workflow",
     )
 
     def __init__(
@@ -120,15 +126,12 @@ class Scope:
         self.span: Span | None = None
         self._own_fn = own_fn
         self._own_src = own_src
-        self._chain: Attributes | None = None
-
-    @property
-    def workflow(self) -> str | None:
-        return self.run.workflow if self.run is not None else None
-
-    @property
-    def trace_id(self) -> int:
-        return self.run.trace_id if self.run is not None else random.getrandbits(128)
+        if run is not None:
+            self.workflow: str | None = run.workflow
+            self.trace_id: int = run.trace_id
+        else:  # a call outside any workflow run: its own trace
+            self.workflow = None
+            self.trace_id = random.getrandbits(128) or 1
 
     def own(self) -> Attributes:
         """Attributes this call hands down (node identity, round index …), computed lazily."""
@@ -138,18 +141,19 @@ class Scope:
 
     def inherited(self) -> Attributes:
         """Run attributes plus every enclosing call's own attributes, innermost last."""
-        if self._chain is None:
-            chain = dict(self.parent._chain_only()) if self.parent is not None else {}
-            chain.update(self.own())
-            self._chain = chain
+        chain = self._chain_only()
         if self.run is None:
-            return dict(self._chain)
-        return {**self.run.attrs, **self._chain}
+            return dict(chain)
+        return {**self.run.attrs, **chain}
 
     def _chain_only(self) -> Attributes:
-        self.inherited()
-        assert self._chain is not None
-        return self._chain
+        try:
+            return self._chain
+        except AttributeError:
+            chain = dict(self.parent._chain_only()) if self.parent is not None else {}
+            chain.update(self.own())
+            self._chain: Attributes = chain
+            return chain
 
     def kept_ancestor(self) -> Scope | None:
         """Nearest enclosing scope whose span was kept."""
