@@ -38,6 +38,7 @@ class _State:
 _lock = threading.RLock()
 _state: _State | None = None
 _atexit_registered = False
+_final_counts: dict[str, int] = {}  # export accounting of the last pipeline shut down
 
 
 def instrument(
@@ -108,7 +109,8 @@ def uninstrument() -> bool:
         if callable(close):
             close()
     if state.pipeline is not None:
-        state.pipeline.shutdown()
+        _final_counts.clear()
+        _final_counts.update(state.pipeline.shutdown())
     return True
 
 
@@ -123,11 +125,16 @@ def applied_targets() -> list[str]:
 
 
 def stats() -> dict[str, Any]:
-    """Export and probe-health counters (spans ended/exported/dropped, internal errors)."""
+    """Export and probe-health counters (spans ended/exported/dropped, internal errors).
+
+    After ``uninstrument()`` the export counts are those of the final, flushed state.
+    """
     state = _state
     counts: dict[str, Any] = {}
     if state is not None and state.pipeline is not None:
         counts.update(state.pipeline.snapshot())
+    elif state is None:
+        counts.update(_final_counts)
     counts["probe_errors"] = sum(guard.error_counts().values())
     return counts
 
