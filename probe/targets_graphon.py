@@ -9,7 +9,10 @@ the same span names and attributes as workflow_core's targets: ``invoke_workflow
 worker thread running it, so calls made inside a node (the model runtime, the code sandbox, HTTP)
 are traced as its children by their own targets.
 
-The synchronous call sites inside graphon nodes are plain targets below.
+graphon's own model runtime, ``SlimLLM`` (the Slim plugin daemon), streams its answer through a
+generator, so its ``chat {model}`` spans come from a generator-aware wrapper
+(:mod:`probe.graphon.llm`) installed by the same hook. The synchronous call sites inside graphon
+nodes are plain targets below.
 
 Importing this module imports nothing from graphon.
 """

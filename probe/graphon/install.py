@@ -24,10 +24,12 @@ from probe import guard
 
 MODULE = "graphon.engine.engine"
 TARGET = "graphon.engine.engine:Engine.__init__"
+LLM_MODULE = "graphon.dsl.slim.llm"
+LLM_METHODS = ("SlimLLM.invoke_llm", "SlimLLM.invoke_llm_with_structured_output")
 
 _lock = threading.Lock()
 _hooked = False
-_patched = False
+_patched: set[str] = set()
 
 
 def supported(version: str | None, window: str) -> bool:
@@ -47,10 +49,10 @@ def register(window: str) -> None:
             return
         _hooked = True
     wrapt.register_post_import_hook(lambda module: _patch(module, window), MODULE)
+    wrapt.register_post_import_hook(lambda module: _patch_llm(module, window), LLM_MODULE)
 
 
-def _patch(module: ModuleType, window: str) -> None:
-    global _patched
+def _version_ok(window: str) -> bool:
     try:
         version = importlib.metadata.version("graphon")
     except importlib.metadata.PackageNotFoundError:
@@ -63,15 +65,38 @@ def _patch(module: ModuleType, window: str) -> None:
             version or "unknown",
             window,
         )
-        return
+        return False
+    return True
+
+
+def _first(key: str) -> bool:
     with _lock:
-        if _patched:
-            return
-        _patched = True
+        if key in _patched:
+            return False
+        _patched.add(key)
+        return True
+
+
+def _patch(module: ModuleType, window: str) -> None:
+    if not _version_ok(window) or not _first(TARGET):
+        return
     try:
         wrapt.wrap_function_wrapper(module, "Engine.__init__", _engine_init)
     except Exception as exc:
         guard.report(f"{TARGET} (patching)", exc)
+
+
+def _patch_llm(module: ModuleType, window: str) -> None:
+    if not _version_ok(window) or not _first(LLM_MODULE):
+        return
+    from probe.graphon.llm import make_llm_wrapper
+
+    wrapper = make_llm_wrapper(current_runtime)
+    for method in LLM_METHODS:
+        try:
+            wrapt.wrap_function_wrapper(module, method, wrapper)
+        except Exception as exc:
+            guard.report(f"{LLM_MODULE}:{method} (patching)", exc)
 
 
 def _engine_init(wrapped: Any, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
@@ -95,5 +120,7 @@ def current_runtime() -> Any:
     return getattr(state, "runtime", None)
 
 
-def is_patched() -> bool:
-    return _patched
+def patched() -> set[str]:
+    """What has been wrapped so far (``TARGET`` and/or ``LLM_MODULE``)."""
+    with _lock:
+        return set(_patched)
