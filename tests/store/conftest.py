@@ -90,6 +90,12 @@ def dialect(request: pytest.FixtureRequest) -> str:
     return str(request.param)
 
 
+@pytest.fixture(params=SERVER_DIALECTS)
+def server_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[URL]:
+    """Like ``db_url``, for the server dialects only."""
+    yield from isolated_url(str(request.param), tmp_path)
+
+
 @pytest.fixture
 def db_url(dialect: str, tmp_path: Path) -> Iterator[URL]:
     yield from isolated_url(dialect, tmp_path)
