@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import types
+from pathlib import Path
 
 import pytest
 import wrapt
@@ -13,7 +14,7 @@ from opentelemetry.trace import StatusCode
 
 import probe
 from graphon_support.corpus import SAMPLES
-from graphon_support.loader import run_file
+from graphon_support.loader import plain, run_file
 from graphon_support.trees import from_sdk, span_tree
 from probe import guard
 from probe.graphon import install
@@ -142,3 +143,19 @@ def test_graphon_outside_the_version_window_gets_one_warning_and_no_patch(
     assert len(warnings) == 1
     assert "0.8.0" in warnings[0].getMessage()
     assert not isinstance(Engine.__dict__["__init__"], wrapt.FunctionWrapper)
+
+
+def test_loop_rounds_give_the_same_tree_as_the_core(exporter: InMemorySpanExporter) -> None:
+    path = Path(__file__).parent / "data" / "loop_demo.yml"
+    core = WorkflowRunner(load_app(path)).run({"word": "hi"})
+    core_tree = span_tree(from_sdk(exporter.get_finished_spans()))
+    exporter.clear()
+    graphon = run_file(path, {"word": "hi"})
+    spans = list(exporter.get_finished_spans())
+    assert (core.outputs, plain(graphon.outputs)) == ({"rounds": 3}, {"rounds": 3})
+    assert span_tree(from_sdk(spans)) == core_tree
+    rounds = sorted(s.name for s in spans if s.attributes.get("flowscope.span.kind") == "loop")
+    assert rounds == ["loop[0]", "loop[1]", "loop[2]"]
+    echoes = [s for s in spans if s.name == "template-transform Echo"]
+    (echo,) = [s for s in echoes if _parent(s, spans).name == "loop[2]"]
+    assert echo.attributes["flowscope.loop.index"] == 2
