@@ -63,12 +63,21 @@ def _docx(data: bytes) -> str:
     return "\n".join(parts).strip()
 
 
+_BLOCK_TAGS = (
+    "p", "div", "br", "li", "tr", "h1", "h2", "h3", "h4", "h5", "h6", "section", "article",
+    "header", "footer", "pre", "blockquote", "table", "ul", "ol",
+)  # fmt: skip
+
+
 def html_to_text(html: str) -> tuple[str, str]:
-    """(title, visible text) of an HTML document, scripts and styles dropped."""
+    """(title, visible body text) of an HTML document; scripts/styles dropped, one line per
+    block element."""
     doc = lxml.html.fromstring(html or "<html></html>")
-    for bad in doc.xpath("//script|//style|//noscript"):
-        bad.drop_tree()
     title = (doc.findtext(".//title") or "").strip()
+    for bad in doc.xpath("//script|//style|//noscript|//head"):
+        bad.drop_tree()
+    for element in doc.iter(*_BLOCK_TAGS):
+        element.tail = "\n" + (element.tail or "")
     text = "\n".join(line.strip() for line in doc.text_content().splitlines() if line.strip())
     return title, text
 

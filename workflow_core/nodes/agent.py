@@ -202,7 +202,9 @@ class AgentNode(Node[AgentData]):
         return "\n\n".join(parts)
 
     def _max_steps(self, params: dict[str, Any]) -> int:
-        raw = params.get("maximum_iterations") or os.environ.get("FLOWSCOPE_AGENT_MAX_STEPS")
+        raw = params.get("maximum_iterations")
+        if raw in (None, ""):
+            raw = os.environ.get("FLOWSCOPE_AGENT_MAX_STEPS")
         try:
             steps = int(raw) if raw not in (None, "") else DEFAULT_MAX_STEPS
         except (TypeError, ValueError) as exc:

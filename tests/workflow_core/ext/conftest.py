@@ -16,6 +16,7 @@ from ext_support import LoopbackServer, start_server
 
 from workflow_core.context import Services
 from workflow_core.http_client import HttpClient
+from workflow_core.providers.simulated import SimulatedLLM
 from workflow_core.settings import RunSettings
 from workflow_core.tools.base import ToolRunner
 from workflow_core.tools.registry import default_registry
@@ -32,8 +33,17 @@ def loopback() -> Iterator[LoopbackServer]:
 
 @pytest.fixture
 def make_services() -> Callable[..., Services]:
-    def build(routes: dict[str, str] | None = None, **settings: Any) -> Services:
-        base = RunSettings(**settings).default_services()
-        return replace(base, http=HttpClient(routes or {}), tools=ToolRunner(default_registry()))
+    """Offline services with this package's real HTTP client and tool runner."""
+
+    def build(
+        routes: dict[str, str] | None = None, script: dict[str, Any] | None = None
+    ) -> Services:
+        base = RunSettings(code_patch_sleep=True).default_services()
+        return replace(
+            base,
+            llm=SimulatedLLM(script=script) if script else base.llm,
+            http=HttpClient(routes or {}),
+            tools=ToolRunner(default_registry()),
+        )
 
     return build
