@@ -11,6 +11,14 @@ Call order for one span, from the probe's wrapper:
 2. run the wrapped function (inside a span if ``decision.sampled``)
 3. ``sampler.record(kind, workflow, node_type, error)`` — for every span, sampled or not, so the
    error-rate windows and the TPS meter see all traffic.
+
+Arguments: ``workflow`` is the workflow name (policy rules glob-match it), ``node_type`` the Dify
+type of the node the span belongs to (also on its llm/tool/... children), ``trace_id`` the
+128-bit trace id (decisions compare its low 64 bits, so every process agrees), ``parent_sampled``
+whether the enclosing span was kept. Workflow and trigger spans are roots and decide on their own;
+any other span with ``parent_sampled=False`` is dropped unless forced (critical, error boost) —
+a probe whose first span is of another kind should pass True for it. ``critical`` is the
+probe's own "always keep" flag, matched by rules with ``attributes: {critical: true}``.
 """
 
 from __future__ import annotations
