@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from probe import extractors as x
 from probe import semconv
+from probe.graphon import extractors as gx
 from probe.graphon import install
 from probe.spec import Target, TargetSet
 
@@ -38,6 +39,16 @@ TARGET_SET = TargetSet(
             ("language", "code", "inputs"),
             enter=x.enter_call,
             describe=x.describe_code,
+        ),
+        Target(
+            "graphon.http.client:HttpxHttpClient._request",
+            semconv.KIND_HTTP,
+            ("method", "url", "max_retries", "kwargs"),
+            enter=x.enter_call,
+            describe=gx.describe_http,
+            finish=x.finish_http,
+            prepare=gx.inject_traceparent,
+            failed=x.http_failed,
         ),
     ),
 )
