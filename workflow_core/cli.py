@@ -55,6 +55,15 @@ def _register_run(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     run.add_argument(
         "--conversation", metavar="ID", help="conversation id: persists chat turns between runs"
     )
+    run.add_argument(
+        "--file",
+        action="append",
+        default=[],
+        type=Path,
+        metavar="PATH",
+        dest="files",
+        help="local file passed as sys.files (repeatable)",
+    )
     run.add_argument("--json", action="store_true", help="print one JSON result line last")
     run.add_argument("--repeat", type=int, default=1, metavar="N", help="run N times (load)")
     run.add_argument("--provider", help="LLM provider (overrides FLOWSCOPE_LLM_PROVIDER)")
@@ -87,11 +96,21 @@ def _parse_inputs(pairs: Sequence[str]) -> dict[str, str]:
     return inputs
 
 
+def _input_file(path: Path) -> dict[str, Any]:
+    from workflow_core.files import file_from_path
+
+    try:
+        return file_from_path(path)
+    except FileNotFoundError as exc:
+        raise InputError(f"--file {path}: file not found") from exc
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     from workflow_core.services import build_runner
 
     try:
         inputs = _parse_inputs(args.input)
+        files = [_input_file(path) for path in args.files]
         if args.repeat < 1:
             raise InputError(f"--repeat must be at least 1, got {args.repeat}")
         runner = build_runner(
@@ -102,7 +121,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     results = []
     try:
         for _ in _progress(range(args.repeat), args.repeat, args.file.name):
-            results.append(runner.run(inputs, query=args.query, conversation_id=args.conversation))
+            results.append(
+                runner.run(inputs, query=args.query, conversation_id=args.conversation, files=files)
+            )
     except InputError as exc:
         return _bad_input(args, str(exc))
     last = results[-1]

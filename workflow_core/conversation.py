@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+from workflow_core.dsl import VariableSpec
 from workflow_core.errors import InputError
 
 _SAFE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
@@ -32,6 +33,23 @@ class ConversationState:
     inputs: dict[str, Any] = field(default_factory=dict)
     variables: dict[str, Any] = field(default_factory=dict)
     turns: list[Turn] = field(default_factory=list)
+
+
+def declared_value(var: VariableSpec) -> Any:
+    """A conversation variable's DSL default, converted to its ``value_type``."""
+    value = var.value
+    if isinstance(value, str):
+        if var.value_type == "number" and value.strip():
+            number = float(value)
+            return int(number) if number.is_integer() else number
+        if var.value_type == "boolean":
+            return value.strip().lower() in ("true", "1")
+        if var.value_type == "object" or var.value_type.startswith("array"):
+            return json.loads(value) if value.strip() else ([] if "array" in var.value_type else {})
+    if value is None:
+        zero: dict[str, Any] = {"string": "", "number": 0, "object": {}, "boolean": False}
+        return zero.get(var.value_type, [] if var.value_type.startswith("array") else None)
+    return value
 
 
 class ConversationStore(Protocol):

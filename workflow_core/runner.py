@@ -26,7 +26,12 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, TypeVar
 
 from workflow_core.context import AnswerSink, RunContext, Services
-from workflow_core.conversation import ConversationState, ConversationStore, Turn
+from workflow_core.conversation import (
+    ConversationState,
+    ConversationStore,
+    Turn,
+    declared_value,
+)
 from workflow_core.dsl import DifyApp, NodeSpec
 from workflow_core.errors import FlowscopeError, NodeError, NodeTimeoutError, RunLimitError
 from workflow_core.events import NodeFinished, RunFinished, RunListener, RunStarted
@@ -378,7 +383,7 @@ class WorkflowRunner:
             )
         pool.set_outputs("sys", system)
         pool.set_outputs("env", self.settings.environment_values(self.app))
-        values = {v.name: v.value for v in self.app.conversation_variables}
+        values = {v.name: declared_value(v) for v in self.app.conversation_variables}
         if conversation is not None:
             values.update(
                 {k: v for k, v in conversation.variables.items() if k in values or not values}

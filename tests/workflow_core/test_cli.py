@@ -140,3 +140,34 @@ def test_unknown_provider_is_bad_input() -> None:
     )
     assert proc.returncode == 2
     assert "FLOWSCOPE_LLM_PROVIDER must be one of simulated, openai, got 'cohere'" in proc.stderr
+
+
+def test_file_option_fills_sys_files(tmp_path: Path) -> None:
+    app = {
+        "app": {"name": "files", "mode": "advanced-chat"},
+        "kind": "app",
+        "version": "0.1.5",
+        "workflow": {
+            "graph": {
+                "nodes": [
+                    {"id": "s", "data": {"type": "start", "title": "s", "variables": []}},
+                    {
+                        "id": "a",
+                        "data": {"type": "answer", "title": "a", "answer": "{{#sys.files#}}"},
+                    },
+                ],
+                "edges": [{"id": "e", "source": "s", "target": "a"}],
+            }
+        },
+    }
+    dsl = tmp_path / "files.yml"
+    dsl.write_text(json.dumps(app), encoding="utf-8")
+    (tmp_path / "notes.md").write_text("# notes\n", encoding="utf-8")
+    proc = _flowscope(
+        "run", str(dsl), "--query", "q", "--file", str(tmp_path / "notes.md"), "--json"
+    )
+    assert proc.returncode == 0, proc.stderr
+    answer = _last_json(proc.stdout)["outputs"]["answer"]  # type: ignore[index]
+    assert answer == f"[notes.md]({(tmp_path / 'notes.md').as_uri()})"
+    missing = _flowscope("run", str(dsl), "--query", "q", "--file", str(tmp_path / "nope.pdf"))
+    assert missing.returncode == 2 and "nope.pdf: file not found" in missing.stderr

@@ -404,3 +404,35 @@ def test_listeners_receive_start_node_and_finish_events() -> None:
     assert llm_event.usage.input_tokens > 0 and llm_event.llm_calls[0].model == "gpt-4o-mini"
     assert recorder.events[-1].run_id == result.run_id == recorder.events[0].run_id
     assert recorder.events[-1].usage == result.usage
+
+
+def test_conversation_defaults_are_typed_by_value_type() -> None:
+    conversation = [
+        {"name": "n", "value": "41", "value_type": "number"},
+        {"name": "tags", "value": '["a"]', "value_type": "array[string]"},
+    ]
+    items = [
+        {
+            "variable_selector": ["conversation", "n"],
+            "input_type": "constant",
+            "operation": "+=",
+            "value": 1,
+        },
+        {
+            "variable_selector": ["conversation", "tags"],
+            "input_type": "constant",
+            "operation": "append",
+            "value": "b",
+        },
+    ]
+    app = make_app(
+        [
+            node("s", "start"),
+            node("as", "assigner", version="2", items=items),
+            _answer("a", "{{#conversation.n#}} {{#conversation.tags#}}"),
+        ],
+        [edge("s", "as"), edge("as", "a")],
+        mode="advanced-chat",
+        conversation_variables=conversation,
+    )
+    assert runner_for(app).run({}, query="").answer == "42 - a\n- b"
