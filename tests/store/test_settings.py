@@ -7,11 +7,15 @@ from pathlib import Path
 import pytest
 from sqlalchemy.engine import URL
 
+from workflow_core.dsl import load_app
+from workflow_core.runner import WorkflowRunner
 from workflow_core.store import migrate
+from workflow_core.store.base import RunStore
 from workflow_core.store.database import resolve_database_url
 from workflow_core.store.errors import MigrationError, StoreConfigError
+from workflow_core.store.queries import RunHistory
 from workflow_core.store.settings import DEFAULT_MAX_PAYLOAD_BYTES, StoreSettings
-from workflow_core.store.sql_store import SqlRunStore
+from workflow_core.store.sql_store import SqlRunStore, open_for_app
 
 
 def test_default_is_a_sqlite_file_under_dot_flowscope(tmp_path: Path) -> None:
@@ -82,3 +86,20 @@ def test_a_server_database_is_never_migrated_behind_the_admins_back(server_url: 
     settings = StoreSettings.load({"FLOWSCOPE_DB_AUTO_MIGRATE": "true"}, database_url=url)
     with SqlRunStore.open(settings=settings) as store:
         assert migrate.current_revision(store.engine) == migrate.head_revision()
+
+
+def test_open_for_app_is_the_one_line_wiring_of_flowscope_run(db_url: URL) -> None:
+    app = load_app(Path("/work/shared/dify-dsl/json-repair.yml"))
+    environ = {"FLOWSCOPE_DATABASE_URL": db_url.render_as_string(hide_password=False)}
+    if db_url.get_backend_name() != "sqlite":
+        environ["FLOWSCOPE_DB_AUTO_MIGRATE"] = "1"
+    store: RunStore = open_for_app(app, environ=environ)
+    try:
+        runner = WorkflowRunner(app, listeners=[store], conversation_store=store)
+        result = runner.run({"llm_string": "{'a': 1,"})
+        detail = RunHistory(store.engine).get_run(result.run_id)  # type: ignore[attr-defined]
+    finally:
+        store.close()
+    assert detail.run.status == result.status
+    assert detail.run.workflow_name == "json-repair"
+    assert [n.node_type for n in detail.nodes] == [r.node_type for r in result.node_results]

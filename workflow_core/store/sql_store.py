@@ -32,6 +32,7 @@ from workflow_core.conversation import ConversationState, Turn
 from workflow_core.dsl import DifyApp
 from workflow_core.events import NodeFinished, RunFinished, RunStarted
 from workflow_core.store import migrate
+from workflow_core.store.base import AppVersion
 from workflow_core.store.cost import llm_call_cost
 from workflow_core.store.database import SQLITE_BEGIN_OPTION, create_store_engine, describe
 from workflow_core.store.errors import StoreError
@@ -54,16 +55,6 @@ logger = logging.getLogger(__name__)
 T = TypeVar("T")
 MAX_ATTEMPTS = 6
 PROMPT_NODE_TYPES = ("llm",)
-
-
-@dataclass(frozen=True)
-class AppVersion:
-    """What the store knows about a registered app: its DSL row and its prompt versions."""
-
-    workflow_id: int
-    name: str
-    content_hash: str
-    prompt_versions: Mapping[str, int]  # node id -> prompt_versions.id
 
 
 @dataclass
@@ -97,9 +88,15 @@ class SqlRunStore:
         self._lock = threading.Lock()
 
     @classmethod
-    def open(cls, url: str | None = None, *, settings: StoreSettings | None = None) -> SqlRunStore:
+    def open(
+        cls,
+        url: str | None = None,
+        *,
+        settings: StoreSettings | None = None,
+        environ: Mapping[str, str] | None = None,
+    ) -> SqlRunStore:
         """Connect (and on SQLite migrate) the store configured by ``url`` / the environment."""
-        settings = settings or StoreSettings.load(database_url=url)
+        settings = settings or StoreSettings.load(environ, database_url=url)
         engine = create_store_engine(settings.database_url)
         try:
             if settings.migrates_itself:
@@ -424,3 +421,22 @@ def _total_cost(costs: list[Decimal | None]) -> Decimal | None:
 def _json_ready(value: Mapping[str, Any]) -> Any:
     """Chat state as JSON data; values JSON cannot hold (dates, files) become strings."""
     return json.loads(json.dumps(dict(value), ensure_ascii=False, default=str))
+
+
+def open_for_app(
+    app: DifyApp, *, environ: Mapping[str, str] | None = None, url: str | None = None
+) -> SqlRunStore:
+    """The store configured by ``url`` / ``FLOWSCOPE_DATABASE_URL``, with ``app`` registered.
+
+    ``flowscope run`` wiring, in ``workflow_core.services.build_runner``::
+
+        store = open_for_app(app, environ=env)
+        WorkflowRunner(app, ..., listeners=[*listeners, store], conversation_store=store)
+    """
+    store = SqlRunStore.open(url, environ=environ)
+    try:
+        store.register_app(app)
+    except Exception:
+        store.close()
+        raise
+    return store
