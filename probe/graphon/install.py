@@ -26,6 +26,8 @@ MODULE = "graphon.engine.engine"
 TARGET = "graphon.engine.engine:Engine.__init__"
 LLM_MODULE = "graphon.dsl.slim.llm"
 LLM_METHODS = ("SlimLLM.invoke_llm", "SlimLLM.invoke_llm_with_structured_output")
+TOOL_MODULE = "graphon.dsl.tool_runtime"
+TOOL_METHOD = "SlimToolNodeRuntime.invoke"
 
 _lock = threading.Lock()
 _hooked = False
@@ -50,6 +52,7 @@ def register(window: str) -> None:
         _hooked = True
     wrapt.register_post_import_hook(lambda module: _patch(module, window), MODULE)
     wrapt.register_post_import_hook(lambda module: _patch_llm(module, window), LLM_MODULE)
+    wrapt.register_post_import_hook(lambda module: _patch_tools(module, window), TOOL_MODULE)
 
 
 def _version_ok(window: str) -> bool:
@@ -118,6 +121,17 @@ def current_runtime() -> Any:
 
     state = getattr(instrumentation, "_state", None)
     return getattr(state, "runtime", None)
+
+
+def _patch_tools(module: ModuleType, window: str) -> None:
+    if not _version_ok(window) or not _first(TOOL_MODULE):
+        return
+    from probe.graphon.tools import make_tool_wrapper
+
+    try:
+        wrapt.wrap_function_wrapper(module, TOOL_METHOD, make_tool_wrapper(current_runtime))
+    except Exception as exc:
+        guard.report(f"{TOOL_MODULE}:{TOOL_METHOD} (patching)", exc)
 
 
 def patched() -> set[str]:

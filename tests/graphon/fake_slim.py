@@ -3,7 +3,8 @@
 graphon's ``SlimClient`` runs ``<binary> -id PLUGIN -action ACTION`` with ``{"data": {...}}`` on
 stdin and reads JSON events (``chunk`` / ``done`` / ``error``), one per line, from stdout. This
 answers the three actions graphon's ``SlimLLM`` uses, deterministically: the model schema, a
-token count, and an LLM stream of two chunks whose last one carries the usage.
+token count, and an LLM stream of two chunks whose last one carries the usage; plus a tool
+plugin (``extract`` of its manifest, ``invoke_tool`` answering one text message).
 """
 
 from __future__ import annotations
@@ -16,7 +17,20 @@ def emit(event: str, data: object = None) -> None:
     sys.stdout.write(json.dumps({"event": event, "data": data}) + "\n")
 
 
+TOOL_MANIFEST = {
+    "manifest": {
+        "tool": {
+            "identity": {"name": "time"},
+            "tools": [{"identity": {"name": "current_time"}, "parameters": []}],
+        }
+    }
+}
+
+
 def main() -> int:
+    if sys.argv[1:2] == ["extract"]:
+        sys.stdout.write(json.dumps(TOOL_MANIFEST))
+        return 0
     action = sys.argv[sys.argv.index("-action") + 1]
     request = json.loads(sys.stdin.read() or "{}").get("data", {})
     model = request.get("model", "unknown")
@@ -44,6 +58,9 @@ def main() -> int:
                 }
                 delta["finish_reason"] = "stop"
             emit("chunk", {"delta": delta})
+    elif action == "invoke_tool":
+        zone = request.get("tool_parameters", {}).get("timezone", "UTC")
+        emit("chunk", {"type": "text", "message": {"text": f"12:00 {zone}"}})
     else:
         emit("error", {"message": f"fake slim: unknown action {action}"})
         return 1

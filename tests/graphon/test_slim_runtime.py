@@ -1,7 +1,8 @@
-"""graphon's own model runtime (``SlimLLM``, the Slim plugin daemon) is traced, streaming or not.
+"""graphon's own runtimes on the Slim plugin daemon are traced: the model (``SlimLLM``, streaming
+or not) and plugin tools (``SlimToolNodeRuntime``).
 
-Real graphon end to end: ``graphon.dsl.loads`` (unchanged importer) builds the LLM node on
-``SlimLLM``, whose real ``SlimClient`` runs a stand-in ``dify-plugin-daemon-slim`` executable
+Real graphon end to end: ``graphon.dsl.loads`` (unchanged importer) builds the nodes on its Slim
+runtimes, whose real ``SlimClient`` runs a stand-in ``dify-plugin-daemon-slim`` executable
 speaking the Slim line protocol (``fake_slim.py``).
 """
 
@@ -101,3 +102,29 @@ def test_blocking_slim_llm_call_outside_a_run_is_its_own_chat_span(
     assert chat.name == "chat gpt-4o-mini" and chat.parent is None
     assert (chat.attributes or {})["gen_ai.usage.input_tokens"] == 3
     assert "sk-test" not in str(dict(chat.attributes or {}))
+
+
+def test_plugin_tool_call_is_an_execute_tool_span_and_the_tree_matches_the_core(
+    exporter: InMemorySpanExporter, slim_binary: Path
+) -> None:
+    import graphon.dsl
+
+    from workflow_core.services import build_runner
+
+    path = HERE / "data" / "tool_demo.yml"
+    core = build_runner(path).run({})
+    core_tree = span_tree(from_sdk(exporter.get_finished_spans()))
+    exporter.clear()
+    engine = graphon.dsl.loads(path.read_text(), run_context={"app_name": "Tool Demo"})
+    events = list(engine.run())
+    spans = list(exporter.get_finished_spans())
+
+    assert core.status == "succeeded"
+    assert events[-1].outputs == {"time": "12:00 Europe/Paris"}  # the stand-in plugin's answer
+    assert span_tree(from_sdk(spans)) == core_tree
+    (tool,) = [s for s in spans if s.name == "execute_tool current_time"]
+    attrs = tool.attributes or {}
+    assert attrs["gen_ai.tool.name"] == "current_time"
+    assert attrs["flowscope.tool.provider"] == "time"
+    assert attrs["flowscope.node.id"] == "clock"
+    assert attrs["flowscope.tool.message_count"] == 1
