@@ -277,27 +277,26 @@ def finish_llm(
     return attrs
 
 
-_usage_hook: Callable[..., None] | None = None
-_usage_hook_loaded = False
+_usage_module: Any = None
+_usage_module_loaded = False
 
 
-def _load_usage_hook() -> Callable[..., None] | None:
+def _usage_hook() -> Callable[..., None] | None:
     """``probe.sampling.usage.record_llm_usage`` when the sampling package provides it."""
-    global _usage_hook, _usage_hook_loaded
-    if not _usage_hook_loaded:
-        _usage_hook_loaded = True
+    global _usage_module, _usage_module_loaded
+    if not _usage_module_loaded:
+        _usage_module_loaded = True
         try:
-            module = importlib.import_module("probe.sampling.usage")
-            hook = getattr(module, "record_llm_usage", None)
-            _usage_hook = hook if callable(hook) else None
+            _usage_module = importlib.import_module("probe.sampling.usage")
         except ImportError:
-            _usage_hook = None
-    return _usage_hook
+            _usage_module = None
+    hook = getattr(_usage_module, "record_llm_usage", None)
+    return hook if callable(hook) else None
 
 
 def observe_llm(scope: Scope, instance: Any, args: Args, kwargs: Kwargs, result: Any) -> None:
     """Exact usage accounting: every LLM call, kept span or not."""
-    hook = _load_usage_hook()
+    hook = _usage_hook()
     if hook is None:
         return
     request = arg(args, kwargs, 0, "request")

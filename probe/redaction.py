@@ -56,8 +56,10 @@ _DEFAULT_RULES: tuple[tuple[tuple[str, ...], re.Pattern[str]], ...] = tuple(
         (
             ("key", "authorization", "password", "passwd", "secret", "token"),
             # "Authorization: Bearer abc" / "X-API-Key: abc" / "password=abc" / '"api_key": "a"'
-            r"(?P<keep>(?<![\w-])[\"']?[\w-]*" + _SECRET_WORDS + r"[\"']?\s*[:=]\s*[\"']?)"
-            r"(?:(?:bearer|basic|token)\s+)?[^\s\"',;&}]+",
+            # (quotes may be JSON-escaped: a JSON document captured inside a string field)
+            r"(?P<keep>(?<![\w-])(?:\\?[\"'])?[\w-]*" + _SECRET_WORDS
+            + r"(?:\\?[\"'])?\s*[:=]\s*(?:\\?[\"'])?)"
+            r"(?:(?:bearer|basic|token)\s+)?[^\s\"',;&}\\]+",
         ),
         (("bearer", "basic"), r"(?P<keep>\b(?:bearer|basic)\s+)[A-Za-z0-9._~+/=-]{8,}"),
         (("sk-",), r"\bsk-[A-Za-z0-9_-]{16,}"),  # OpenAI-style keys

@@ -85,3 +85,10 @@ def test_secret_straddling_the_cut_is_not_half_exposed() -> None:
     text = "x" * 50 + " Authorization: Bearer abcdefghijklmnopqrstuvwxyz0123456789"
     captured = redactor.capture({"t": text})
     assert "abcdefgh" not in captured
+
+
+def test_secret_inside_json_document_captured_as_a_string_is_scrubbed() -> None:
+    body = json.dumps({"headers": {"X-API-Key": "s3cr3t-value-123", "Accept": "*/*"}})
+    captured = Redactor().capture({"body": body})
+    assert "s3cr3t-value-123" not in captured
+    assert "*/*" in captured
