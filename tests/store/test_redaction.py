@@ -35,6 +35,8 @@ SAMPLES: list[Any] = [
     "jwt eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.SflKxwRJSMeKKF2QT4fwpM",
     "Basic dXNlcjpwYXNzd29yZA== and basic short",
     "\"session_key\" : 'abc def'",
+    '{\\"api_key\\": \\"abc123\\", \\"note\\": \\"ok\\"}',
+    "prefix-x_api_key=v1 notakey=v2 Token: \\'q\\'",
     "token bearer xyz; mytoken:=v; API-KEY= 'q' ; auth: none",
     ["list", {"nested": [{"private_key": "-----BEGIN"}]}, ("tuple", b"bytes")],
     {"deep": {"a": {"b": {"c": {"d": {"e": {"f": {"g": {"h": {"i": {"j": {"k": 1}}}}}}}}}}}},
@@ -72,7 +74,7 @@ def test_the_corpus_api_key_is_redacted() -> None:
 @settings(max_examples=300, deadline=None)
 @given(
     st.text(
-        alphabet=st.sampled_from(list("abkeyKEYtonpaswrd_-:= \"',;&}\u00e9Bbearer"))
+        alphabet=st.sampled_from(list("abkeyKEYtonpaswrd_-:= \"',;&}\\\u00e9Bbearer"))
         | st.characters(),
         max_size=60,
     )
@@ -105,6 +107,8 @@ def test_store_and_probe_scrub_arbitrary_strings_identically(text: str) -> None:
                 ",",
                 "value123",
                 "authorization",
+                "\\",
+                '\\"',
             ]
         ),
         max_size=25,

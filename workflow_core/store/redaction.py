@@ -57,68 +57,37 @@ _SEPARATORS = re.compile(r"[\s\-.]+")
 # that describe the credential rather than hold it; every other field of the block is secret.
 DESCRIPTIVE_NAMES = frozenset({"type", "header", "scheme", "kind", "name", "in", "auth_type"})
 
-VALUE_PATTERNS: tuple[str, ...] = (
-    r"(?P<keep2>\b(?:bearer|basic)\s+)[A-Za-z0-9._~+/=-]{8,}",
-    r"\bsk-[A-Za-z0-9_-]{16,}",  # OpenAI-style keys
-    r"\bAKIA[0-9A-Z]{16}\b",  # AWS access key ids
-    r"\bgh[pousr]_[A-Za-z0-9]{30,}\b",  # GitHub tokens
-    r"\bxox[abposr]-[A-Za-z0-9-]{10,}",  # Slack tokens
-    r"\beyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}",  # JWTs
+_SECRET_WORDS = r"(?:api[_-]?key|apikey|authorization|password|passwd|secret|token|_key)"
+# (trigger substrings of the lowered text, pattern): a pattern only runs when one of its
+# triggers occurs (cheap, and a pattern cannot match without one). Case-insensitive.
+BUILTIN_RULES: tuple[tuple[tuple[str, ...], str], ...] = (
+    (
+        ("key", "authorization", "password", "passwd", "secret", "token"),
+        # "Authorization: Bearer abc" / "X-API-Key: abc" / "password=abc" / '"api_key": "a"';
+        # quotes may be JSON-escaped (a JSON document inside a string field). The look-behind
+        # starts a name only at the start of a word, which keeps the scan linear.
+        r"(?P<keep>(?<![\w-])(?:\\?[\"'])?[\w-]*"
+        + _SECRET_WORDS
+        + r"(?:\\?[\"'])?\s*[:=]\s*(?:\\?[\"'])?)"
+        r"(?:(?:bearer|basic|token)\s+)?[^\s\"',;&}\\]+",
+    ),
+    (("bearer", "basic"), r"(?P<keep>\b(?:bearer|basic)\s+)[A-Za-z0-9._~+/=-]{8,}"),
+    (("sk-",), r"\bsk-[A-Za-z0-9_-]{16,}"),  # OpenAI-style keys
+    (("akia",), r"\bAKIA[0-9A-Z]{16}\b"),  # AWS access key ids
+    (("ghp_", "gho_", "ghu_", "ghs_", "ghr_"), r"\bgh[pousr]_[A-Za-z0-9]{30,}\b"),  # GitHub
+    (("xox",), r"\bxox[abposr]-[A-Za-z0-9-]{10,}"),  # Slack tokens
+    (("eyj",), r"\beyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}"),  # JWTs
 )
-_VALUE_REGEX = re.compile("|".join(f"(?:{p})" for p in VALUE_PATTERNS), re.IGNORECASE)
-
-# The probe scans strings with one case-insensitive alternation whose first branch is the
-# ``name: value`` rule,
-#   (?P<keep1>["']?[\w-]*NAME["']?\s*[:=]\s*["']?)(?:(?:bearer|basic|token)\s+)?[^\s"',;&}]+
-# whose nested ``[\w-]*`` makes it cubic on a long word (minutes for 5 kB of letters). This
-# module finds the same matches in linear time: the name is a run of ``[\w-]`` (with an optional
-# quote before it) that ends in a secret word, and the rest is matched right after the run; the
-# other branches (VALUE_PATTERNS) are one regex; the leftmost match wins, the ``name: value``
-# branch on a tie, exactly as in the alternation.
-_NAME_RUN = re.compile(r"[\w-]+")
-_SECRET_SUFFIX = re.compile(
-    r"(?:api[_-]?key|apikey|authorization|password|passwd|secret|token|_key)\Z", re.IGNORECASE
-)
-_SEPARATOR_AND_VALUE = re.compile(
-    r"(?P<sep>[\"']?\s*[:=]\s*[\"']?)(?:(?:bearer|basic|token)\s+)?[^\s\"',;&}]+",
-    re.IGNORECASE,
-)
-_QUOTES = "\"'"
-
-
-def _next_named_value(text: str, pos: int) -> tuple[int, int, str] | None:
-    """The leftmost ``secret_name: value`` at or after ``pos``: (start, end, kept prefix)."""
-    while (run := _NAME_RUN.search(text, pos)) is not None:
-        start, end = run.span()
-        tail = _SEPARATOR_AND_VALUE.match(text, end)
-        if tail is not None and _SECRET_SUFFIX.search(run.group()) is not None:
-            if start > pos and text[start - 1] in _QUOTES:
-                start -= 1
-            return start, tail.end(), text[start:end] + tail.group("sep")
-        pos = end  # no match can start inside this run: the run is the whole name or nothing
-    return None
+_RULES = tuple((triggers, re.compile(p, re.IGNORECASE)) for triggers, p in BUILTIN_RULES)
 
 
 def scrub_builtin(text: str) -> str:
-    """``text`` with the built-in rules applied (one left-to-right pass, like the probe)."""
-    pieces: list[str] = []
-    pos = 0
-    named = _next_named_value(text, 0)
-    value = _VALUE_REGEX.search(text, 0)
-    while named is not None or value is not None:
-        if named is not None and (value is None or named[0] <= value.start()):
-            start, end, keep = named
-        else:
-            assert value is not None
-            start, end, keep = value.start(), value.end(), value.group("keep2") or ""
-        pieces.append(text[pos:start] + keep + REDACTED)
-        pos = end
-        if named is not None and named[0] < pos:
-            named = _next_named_value(text, pos)
-        if value is not None and value.start() < pos:
-            value = _VALUE_REGEX.search(text, pos)
-    pieces.append(text[pos:])
-    return "".join(pieces)
+    """``text`` with the built-in string rules applied, in order."""
+    lowered = text.lower()
+    for triggers, pattern in _RULES:
+        if any(trigger in lowered for trigger in triggers):
+            text = pattern.sub(_keep_prefix, text)
+    return text
 
 
 _REMEMBER_MIN_LEN = 6
@@ -231,5 +200,4 @@ class Redactor:
 
 
 def _keep_prefix(match: re.Match[str]) -> str:
-    groups = match.groupdict()
-    return f"{groups.get('keep1') or groups.get('keep2') or ''}{REDACTED}"
+    return f"{match.groupdict().get('keep') or ''}{REDACTED}"
