@@ -181,3 +181,15 @@ def test_launcher_usage_errors(args: list[str], code: int, message: str) -> None
     )
     assert completed.returncode == code
     assert message in completed.stderr
+
+
+def test_traceparent_from_the_environment_parents_the_workflow_root(receiver: Receiver) -> None:
+    trace_id, parent_id = "4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7"
+    _launch(
+        receiver,
+        "flowscope", "run", str(CORPUS / "SEO_Slug_Generator.yml"), "--input", f"title={TITLE}",
+        TRACEPARENT=f"00-{trace_id}-{parent_id}-01",
+    )  # fmt: skip
+    (root,) = _roots(receiver.wait_for(5))
+    assert root.trace_id == trace_id
+    assert root.parent_span_id == parent_id

@@ -19,11 +19,26 @@ def _instrument() -> None:
         from probe.settings import ProbeSettings
 
         probe.instrument(settings=ProbeSettings.from_env())
+        _continue_trace(os.environ.get("TRACEPARENT"), os.environ.get("TRACESTATE"))
     except Exception as exc:  # never break the host
         print(
             f"flowscope probe: not instrumenting this process ({type(exc).__name__}: {exc})",
             file=sys.stderr,
         )
+
+
+def _continue_trace(traceparent: str | None, tracestate: str | None) -> None:
+    """W3C trace context handed down by the parent process (``TRACEPARENT`` / ``TRACESTATE``
+    environment variables): workflow runs of this process become children of that span."""
+    if not traceparent:
+        return
+    from opentelemetry import context
+    from opentelemetry.propagate import extract
+
+    carrier = {"traceparent": traceparent}
+    if tracestate:
+        carrier["tracestate"] = tracestate
+    context.attach(extract(carrier))
 
 
 def _chain() -> None:
