@@ -19,8 +19,7 @@ import logging
 import threading
 import time
 import uuid
-from collections import deque
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Literal, TypeVar
@@ -33,21 +32,22 @@ from workflow_core.conversation import (
     declared_value,
 )
 from workflow_core.dsl import DifyApp, NodeSpec
-from workflow_core.errors import FlowscopeError, NodeError, NodeTimeoutError, RunLimitError
+from workflow_core.errors import FlowscopeError, NodeError, RunLimitError
 from workflow_core.events import NodeFinished, RunFinished, RunListener, RunStarted
-from workflow_core.graph import TOP, AppGraph, Scope
+from workflow_core.graph import TOP, AppGraph
 from workflow_core.nodes.base import Node, NodeOutcome
 from workflow_core.nodes.start import StartNode
 from workflow_core.results import NodeResult, RunResult
+from workflow_core.scheduler import ScopeSchedule
 from workflow_core.settings import RunSettings
 from workflow_core.strategies import apply_error_strategy
+from workflow_core.timeouts import call_with_timeout
 from workflow_core.validation import validate_app
 from workflow_core.variables import VariablePool
 
 logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
-EdgeState = Literal["unknown", "taken", "skipped"]
 _BRANCH_TYPES = frozenset({"if-else", "question-classifier"})
 
 __all__ = ["NodeResult", "RunResult", "RunSettings", "WorkflowRunner"]
@@ -256,15 +256,10 @@ class WorkflowRunner:
 
     # -- scheduling -----------------------------------------------------------------------
     def _run_scope(self, scope_id: str, ctx: RunContext, state: _RunState) -> None:
-        scope = self.graph.scopes[scope_id]
-        edges: dict[int, EdgeState] = {}
-        queued: set[str] = {scope.root}
-        queue: deque[str] = deque([scope.root])
+        schedule = ScopeSchedule(self.graph.scopes[scope_id])
         pool: ThreadPoolExecutor | None = None
         try:
-            while queue:
-                wave = list(queue)
-                queue.clear()
+            while wave := schedule.next_wave():
                 for node_id in wave:
                     state.count_step(node_id)
                 if len(wave) > 1 and self.settings.max_workers > 1:
@@ -279,8 +274,11 @@ class WorkflowRunner:
                     results = [f.result() for f in futures]
                 else:
                     results = [self._execute(n, ctx) for n in wave]
-                for result in results:
-                    self._commit(scope, result, ctx, state, edges, queued, queue)
+                for result in results:  # commit in FIFO order: deterministic whatever the timing
+                    self._commit(scope_id, result, ctx, state)
+                    schedule.advance(
+                        result.node_id, result.handle, branching=self._branching(result.node_id)
+                    )
         finally:
             if pool is not None:
                 pool.shutdown(wait=True)
@@ -289,16 +287,12 @@ class WorkflowRunner:
         node_ctx = ctx.derive(node_id=node_id)
         return self.execute_node(self.graph.nodes[node_id].spec, node_ctx)
 
-    def _commit(
-        self,
-        scope: Scope,
-        result: NodeResult,
-        ctx: RunContext,
-        state: _RunState,
-        edges: dict[int, EdgeState],
-        queued: set[str],
-        queue: deque[str],
-    ) -> None:
+    def _branching(self, node_id: str) -> bool:
+        instance = self.graph.nodes[node_id]
+        return instance.type in _BRANCH_TYPES or instance.config.error_strategy == "fail-branch"
+
+    def _commit(self, scope_id: str, result: NodeResult, ctx: RunContext, state: _RunState) -> None:
+        """Record the result, write outputs, emit answers; a failed node fails the scope."""
         with state.lock:
             state.results.append(result)
         if result.status == "failed":
@@ -307,44 +301,8 @@ class WorkflowRunner:
         ctx.pool.set_outputs(result.node_id, result.outputs)
         if instance.streams_answer:
             ctx.answers.emit(result.node_id, str(result.outputs.get("answer", "")))
-        if instance.type == "end" and scope.id == TOP:
+        if instance.type == "end" and scope_id == TOP:
             state.end_outputs.update(result.outputs)
-        branching = instance.type in _BRANCH_TYPES or instance.config.error_strategy == (
-            "fail-branch"
-        )
-        outgoing = scope.outgoing.get(result.node_id, [])
-
-        def ready(target: str) -> bool:
-            incoming = [edges.get(id(e), "unknown") for e in scope.incoming[target]]
-            return "unknown" not in incoming and "taken" in incoming
-
-        def enqueue(target: str) -> None:
-            if target not in queued:
-                queued.add(target)
-                queue.append(target)
-
-        def skip(edge_key: int, target: str) -> None:
-            edges[edge_key] = "skipped"
-            incoming = [edges.get(id(e), "unknown") for e in scope.incoming[target]]
-            if "unknown" in incoming:
-                return
-            if "taken" in incoming:
-                enqueue(target)
-                return
-            queued.add(target)  # skipped: never runs
-            for edge in scope.outgoing.get(target, []):
-                skip(id(edge), edge.target)
-
-        if branching:
-            for edge in outgoing:
-                if edge.source_handle != result.handle:
-                    skip(id(edge), edge.target)
-        for edge in outgoing:
-            if branching and edge.source_handle != result.handle:
-                continue
-            edges[id(edge)] = "taken"
-            if ready(edge.target):
-                enqueue(edge.target)
 
     def _call(self, instance: Node[Any], ctx: RunContext) -> NodeOutcome:
         """Run the node, bounded by its timeout and by what is left of the run's time."""
@@ -354,7 +312,7 @@ class WorkflowRunner:
         limit = remaining if timeout is None else min(timeout, remaining)
         if timeout is None and instance.is_container:
             return instance.run(ctx)  # rounds check the run deadline themselves
-        return _call_with_timeout(lambda: instance.run(ctx), limit, instance, timeout)
+        return call_with_timeout(lambda: instance.run(ctx), limit, instance, timeout)
 
     # -- state ----------------------------------------------------------------------------
     def _initial_pool(
@@ -432,40 +390,3 @@ def _as_node_error(instance: Node[Any], exc: BaseException) -> NodeError:
     if isinstance(exc, FlowscopeError):
         return instance.node_error(str(exc))
     return instance.node_error(f"{type(exc).__name__}: {exc}")
-
-
-def _call_with_timeout(
-    fn: Callable[[], T], limit: float, instance: Node[Any], node_timeout: float | None
-) -> T:
-    """Run ``fn`` on a helper thread (context copied) and give up after ``limit`` seconds.
-
-    Python cannot kill a thread: a node that overruns is abandoned and its late result dropped.
-    Code nodes are killed for real by the sandbox's own timeout.
-    """
-    if limit <= 0:
-        raise RunLimitError(f"run exceeded its time limit before node {instance.id}")
-    box: dict[str, Any] = {}
-    context = contextvars.copy_context()
-
-    def target() -> None:
-        try:
-            box["value"] = context.run(fn)
-        except BaseException as exc:
-            box["error"] = exc
-
-    thread = threading.Thread(target=target, name=f"flowscope-node-{instance.id}", daemon=True)
-    thread.start()
-    thread.join(limit)
-    if thread.is_alive():
-        if node_timeout is not None and node_timeout <= limit:
-            raise NodeTimeoutError(
-                instance.id, instance.type, f"timed out after {node_timeout:g} s"
-            )
-        raise RunLimitError(
-            f"run exceeded its time limit while node {instance.id} was running "
-            "(FLOWSCOPE_MAX_RUN_SECONDS)"
-        )
-    if "error" in box:
-        raise box["error"]
-    value: T = box["value"]
-    return value
