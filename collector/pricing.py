@@ -28,8 +28,9 @@ import functools
 import logging
 import re
 from dataclasses import dataclass
+from decimal import Decimal
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -132,25 +133,51 @@ class Pricer:
         )
 
 
-@functools.lru_cache(maxsize=65536)
 def _genai_price(
     provider: str, model: str, input_tokens: int, output_tokens: int, cache_read: int
 ) -> tuple[float, PriceSource]:
+    found = _model_price(provider, model)
+    if found is None:
+        _log_unknown(provider, model)
+        return 0.0, "unknown"
+    linear, model_price = found
+    if linear is not None:  # flat per-token prices: plain arithmetic, no Decimal per span
+        per_input, per_cache, per_output = linear
+        cached = min(cache_read, input_tokens)
+        cost = (input_tokens - cached) * per_input + cached * per_cache
+        return cost + output_tokens * per_output, "genai-prices"
     from genai_prices import Usage as GenaiUsage
-    from genai_prices import calc_price
 
     usage = GenaiUsage(
         input_tokens=input_tokens, output_tokens=output_tokens, cache_read_tokens=cache_read or None
     )
+    return float(model_price.calc_price(usage)["total_price"]), "genai-prices"
+
+
+@functools.lru_cache(maxsize=4096)
+def _model_price(provider: str, model: str) -> tuple[tuple[float, float, float] | None, Any] | None:
+    """genai-prices' current price of a model (None: unknown), with flat rates when not tiered."""
+    from genai_prices import Usage as GenaiUsage
+    from genai_prices import calc_price
+
     for provider_id in [provider, None] if provider else [None]:
         try:
-            result = calc_price(usage, model_ref=model, provider_id=provider_id)
+            result = calc_price(
+                GenaiUsage(input_tokens=1), model_ref=model, provider_id=provider_id
+            )
         except Exception as exc:  # LookupError for unknown models/providers, and others
             logger.debug("genai-prices cannot price %s/%s: %s", provider, model, exc)
             continue
-        return float(result.total_price), "genai-prices"
-    _log_unknown(provider, model)
-    return 0.0, "unknown"
+        price = result.model_price
+        rates = (price.input_mtok, price.cache_read_mtok or price.input_mtok, price.output_mtok)
+        flat = [
+            float(r) if isinstance(r, int | Decimal) else 0.0 if r is None else None for r in rates
+        ]
+        if None not in flat:
+            per_input, per_cache, per_output = (float(r or 0) / 1e6 for r in flat)
+            return (per_input, per_cache, per_output), price
+        return None, price
+    return None
 
 
 @functools.lru_cache(maxsize=1024)
