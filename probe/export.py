@@ -126,7 +126,7 @@ class Pipeline:
         if self.log_handler is not None:
             logging.getLogger().removeHandler(self.log_handler)
         # TracerProvider.shutdown shuts the batch processor down (a final export).
-        _bounded(self.provider.shutdown, timeout)
+        _bounded(self.provider.shutdown, timeout, self._direct_trace_shutdown)
         meters = self.meter_provider
         if meters is not None:
             _bounded(lambda: meters.shutdown(timeout_millis=timeout), timeout)
@@ -146,11 +146,29 @@ class Pipeline:
             )
         return counts
 
+    def _direct_trace_shutdown(self) -> None:
+        """Bounded shutdown without a helper thread: the SDK batch processor's own timeout."""
+        batch = getattr(self.processor, "_batch_processor", None)
+        if batch is not None:
+            batch.shutdown(timeout_millis=self.settings.shutdown_timeout_ms)
+        else:
+            self.provider.shutdown()
 
-def _bounded(function: Callable[[], Any], timeout_ms: int) -> None:
-    """Run ``function`` on a daemon thread and wait at most ``timeout_ms`` for it."""
+
+def _bounded(
+    function: Callable[[], Any], timeout_ms: int, fallback: Callable[[], Any] | None = None
+) -> None:
+    """Run ``function`` on a daemon thread and wait at most ``timeout_ms`` for it.
+
+    At interpreter shutdown Python 3.12+ refuses new threads; ``fallback`` (or ``function``)
+    then runs in the calling thread.
+    """
     thread = threading.Thread(target=function, name="flowscope-probe-shutdown", daemon=True)
-    thread.start()
+    try:
+        thread.start()
+    except RuntimeError:
+        (fallback or function)()
+        return
     thread.join(max(timeout_ms, 0) / 1000)
 
 
