@@ -67,7 +67,7 @@ def main() -> None:
         )
     page = st.navigation(list(ctx.pages.values()))
     ctx.filters = sidebar_filters(_workflows(client))
-    st.sidebar.caption(f"Collector: `{settings.collector_url}`")
+    st.sidebar.caption(f"flowscope · collector `{settings.collector_url}`")
     st.session_state[CONTEXT_KEY] = ctx
     page.run()
 

@@ -145,8 +145,11 @@ def link_buttons(
             "FLOWSCOPE_APM_URL_TEMPLATE to link this trace to Jaeger, your logs and your APM."
         )
         return
-    cols = st.columns(len(links) + 2)
-    for col, link in zip(cols, links, strict=False):
-        col.link_button(
-            link.label, link.url, icon=":material/open_in_new:", key=f"{key}-{link.label}"
-        )
+    with st.container(horizontal=True):
+        for link in links:
+            st.link_button(
+                f"Open in {link.label}",
+                link.url,
+                icon=":material/open_in_new:",
+                key=f"{key}-{link.label}",
+            )

@@ -121,7 +121,8 @@ def render(ctx: PageContext) -> None:
     ids = list(labels)
     c1, c2 = st.columns(2)
     a_id = url_select("Run A (base)", labels, "a", default=ids[1], container=c1)
-    b_id = url_select("Run B (compare)", labels, "b", default=ids[0], container=c2)
+    other = next(i for i in ids if i != a_id)  # the newest run that is not A
+    b_id = url_select("Run B (compare)", labels, "b", default=other, container=c2)
     if a_id == b_id:
         st.warning("Pick two different runs.")
         return
@@ -132,14 +133,21 @@ def render(ctx: PageContext) -> None:
     a, b = node_runs(trace_a), node_runs(trace_b)
     frame = delta_frame(a, b)
     totals = st.columns(3)
-    totals[0].metric("Latency B − A", f"{frame['ms_delta'].sum():+,.1f} ms")
-    totals[1].metric("Tokens B − A", f"{int(frame['tokens_delta'].sum()):+,}")
-    totals[2].metric("Cost B − A", f"${frame['cost_delta'].sum():+,.6f}")
+    totals[0].metric("Latency B − A", f"{frame['ms_delta'].sum():+,.1f} ms", border=True)
+    totals[1].metric("Tokens B − A", f"{int(frame['tokens_delta'].sum()):+,}", border=True)
+    totals[2].metric("Cost B − A", f"${frame['cost_delta'].sum():+,.6f}", border=True)
     st.dataframe(
         frame,
         hide_index=True,
         key="diff-table",
         column_config={
+            "node": "Node id",
+            "title": "Title",
+            "type": "Type",
+            "status_a": "Status A",
+            "status_b": "Status B",
+            "tokens_a": st.column_config.NumberColumn("tokens A"),
+            "tokens_b": st.column_config.NumberColumn("tokens B"),
             "ms_a": st.column_config.NumberColumn("ms A", format="%.1f"),
             "ms_b": st.column_config.NumberColumn("ms B", format="%.1f"),
             "ms_delta": st.column_config.NumberColumn("Δ ms", format="%+.1f"),
@@ -157,8 +165,11 @@ def render(ctx: PageContext) -> None:
         changed = any(
             _changed(ra, rb, n) for n in ("flowscope.node.inputs", "flowscope.node.outputs")
         )
-        mark = "🟠 changed" if changed else "unchanged"
+        mark = "changed" if changed else "unchanged"
         if ra is None or rb is None:
             mark = "only in A" if rb is None else "only in B"
-        with st.expander(f"{ref.title or key} ({ref.node_type}) — {mark}", expanded=changed):
+        icon = ":material/change_circle:" if changed else ":material/check_circle:"
+        with st.expander(
+            f"{ref.title or key} ({ref.node_type}) — {mark}", expanded=changed, icon=icon
+        ):
             _io_diff(ra, rb)

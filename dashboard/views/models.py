@@ -51,10 +51,12 @@ def render(ctx: PageContext) -> None:
         return
     frame = models_frame(models)
     cols = st.columns(4)
-    cols[0].metric("Models", fmt_int(len(frame)))
-    cols[1].metric("Calls", fmt_int(frame["calls"].sum()))
-    cols[2].metric("Tokens", fmt_int(frame["input_tokens"].sum() + frame["output_tokens"].sum()))
-    cols[3].metric("Cost", fmt_usd(float(frame["cost_usd"].sum())))
+    cols[0].metric("Models", fmt_int(len(frame)), border=True)
+    cols[1].metric("Calls", fmt_int(frame["calls"].sum()), border=True)
+    cols[2].metric(
+        "Tokens", fmt_int(frame["input_tokens"].sum() + frame["output_tokens"].sum()), border=True
+    )
+    cols[3].metric("Cost", fmt_usd(float(frame["cost_usd"].sum())), border=True)
     st.dataframe(
         frame,
         hide_index=True,

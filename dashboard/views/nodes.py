@@ -84,12 +84,12 @@ def _charts(frame: pd.DataFrame) -> None:
 def _detail(ctx: PageContext, row: pd.Series, filters: Filters) -> None:
     st.subheader(f"{row['title']} · {row['node_type']}")
     cols = st.columns(6)
-    cols[0].metric("Runs", f"{int(row['count']):,}")
-    cols[1].metric("Errors", f"{int(row['errors']):,}")
-    cols[2].metric("p50", fmt_ms(row["p50_ms"]))
-    cols[3].metric("p95", fmt_ms(row["p95_ms"]))
-    cols[4].metric("Tokens", f"{int(row['input_tokens'] + row['output_tokens']):,}")
-    cols[5].metric("Cost", fmt_usd(float(row["cost_usd"])))
+    cols[0].metric("Runs", f"{int(row['count']):,}", border=True)
+    cols[1].metric("Errors", f"{int(row['errors']):,}", border=True)
+    cols[2].metric("p50", fmt_ms(row["p50_ms"]), border=True)
+    cols[3].metric("p95", fmt_ms(row["p95_ms"]), border=True)
+    cols[4].metric("Tokens", f"{int(row['input_tokens'] + row['output_tokens']):,}", border=True)
+    cols[5].metric("Cost", fmt_usd(float(row["cost_usd"])), border=True)
     traces = ctx.client.traces(
         Filters(since=filters.since, service=filters.service, workflow=str(row["workflow"])),
         limit=10,

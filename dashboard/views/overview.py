@@ -25,13 +25,13 @@ def bucket_for(since: str | None) -> str:
 
 def _headline(o: Overview) -> None:
     cols = st.columns(7)
-    cols[0].metric("Total cost", fmt_usd(o.total_cost_usd))
-    cols[1].metric("Tokens", fmt_int(o.total_tokens))
-    cols[2].metric("Runs", fmt_int(o.runs))
-    cols[3].metric("Error rate", f"{o.error_rate:.1%}")
-    cols[4].metric("p50", fmt_ms(o.p50_ms))
-    cols[5].metric("p95", fmt_ms(o.p95_ms))
-    cols[6].metric("p99", fmt_ms(o.p99_ms))
+    cols[0].metric("Total cost", fmt_usd(o.total_cost_usd), border=True)
+    cols[1].metric("Tokens", fmt_int(o.total_tokens), border=True)
+    cols[2].metric("Runs", fmt_int(o.runs), border=True)
+    cols[3].metric("Error rate", f"{o.error_rate:.1%}", border=True)
+    cols[4].metric("p50", fmt_ms(o.p50_ms), border=True)
+    cols[5].metric("p95", fmt_ms(o.p95_ms), border=True)
+    cols[6].metric("p99", fmt_ms(o.p99_ms), border=True)
 
 
 def sampling_frame(o: Overview) -> pd.DataFrame:

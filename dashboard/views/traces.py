@@ -111,11 +111,11 @@ def _span_details(ctx: PageContext, trace: Trace, row: Row) -> None:
     service = span.service_name or ""
     st.subheader(span.name)
     cols = st.columns(5)
-    cols[0].metric("Kind", span.kind or "-")
-    cols[1].metric("Duration", fmt_ms(span.duration_ns / 1e6))
-    cols[2].metric("Status", span.status_code)
-    cols[3].metric("Tokens in / out", f"{row.input_tokens:,} / {row.output_tokens:,}")
-    cols[4].metric("Cost", fmt_usd(row.cost_usd))
+    cols[0].metric("Kind", span.kind or "-", border=True)
+    cols[1].metric("Duration", fmt_ms(span.duration_ns / 1e6), border=True)
+    cols[2].metric("Status", span.status_code, border=True)
+    cols[3].metric("Tokens in / out", f"{row.input_tokens:,} / {row.output_tokens:,}", border=True)
+    cols[4].metric("Cost", fmt_usd(row.cost_usd), border=True)
     if span.status_message:
         st.error(span.status_message)
     link_buttons(
@@ -190,13 +190,13 @@ def _trace_view(ctx: PageContext, trace_id: str) -> None:
     st.header(workflow, divider="gray")
     st.caption(f"Trace `{trace.trace_id}` · started {fmt_time(start)}")
     cols = st.columns(5)
-    cols[0].metric("Duration", fmt_ms((end - start) / 1e6))
-    cols[1].metric("Spans", f"{len(trace.spans):,}")
-    cols[2].metric("Errors", f"{sum(s.is_error for s in trace.spans):,}")
+    cols[0].metric("Duration", fmt_ms((end - start) / 1e6), border=True)
+    cols[1].metric("Spans", f"{len(trace.spans):,}", border=True)
+    cols[2].metric("Errors", f"{sum(s.is_error for s in trace.spans):,}", border=True)
     total_in = sum(r.input_tokens for r in rows if r.depth == 0)
     total_out = sum(r.output_tokens for r in rows if r.depth == 0)
-    cols[3].metric("Tokens in / out", f"{total_in:,} / {total_out:,}")
-    cols[4].metric("Cost", fmt_usd(sum(r.cost_usd for r in rows if r.depth == 0)))
+    cols[3].metric("Tokens in / out", f"{total_in:,} / {total_out:,}", border=True)
+    cols[4].metric("Cost", fmt_usd(sum(r.cost_usd for r in rows if r.depth == 0)), border=True)
     link_buttons(
         ctx,
         trace_id=trace.trace_id,
@@ -205,10 +205,8 @@ def _trace_view(ctx: PageContext, trace_id: str) -> None:
         service=root.service_name or "",
         key="trace",
     )
-    nav1, nav2, _ = st.columns([1, 1, 3])
-    with nav1:
+    with st.container(horizontal=True):
         ctx.link("traces", "All traces", icon=":material/arrow_back:")
-    with nav2:
         ctx.link(
             "diff",
             "Compare with another run",
