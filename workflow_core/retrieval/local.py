@@ -33,6 +33,8 @@ class _Bm25Index:
     def __init__(self, chunks: list[StoredChunk]) -> None:
         import bm25s
 
+        # bm25s forces its logger to DEBUG at import; give the level back to the application.
+        logging.getLogger("bm25s").setLevel(logging.NOTSET)
         self.chunks = chunks
         self.retriever: Any = bm25s.BM25()
         self.retriever.index(

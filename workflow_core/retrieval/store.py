@@ -2,8 +2,9 @@
 
 chDB embeds the ClickHouse engine in this process and allows ONE data directory per process:
 opening a second, different directory raises. The knowledge store therefore owns the process's
-chDB engine; the collector (which also uses chDB) runs in its own process. Two processes must not
-write the same directory at once: run ``flowscope kb add`` while no workflow run uses that KB.
+chDB engine; the collector (which also uses chDB) runs in its own process. chDB also locks its
+directory: while one process (a workflow run, ``flowscope kb``) has the store open, another
+process cannot open it and gets a clear error.
 """
 
 from __future__ import annotations
@@ -69,10 +70,14 @@ class KnowledgeStore:
         try:
             self._client = clickhouse_connect.get_client(dsn=f"chdb://{self.path}")
         except Exception as exc:
-            raise KnowledgeError(
-                f"cannot open knowledge store {self.path}: {exc} (chDB allows one data "
-                "directory per process; is another chDB directory open in this process?)"
-            ) from exc
+            if "Cannot lock file" in str(exc):
+                hint = (
+                    "another process holds this directory (chDB locks it): wait for that "
+                    "`flowscope kb` or workflow run to finish"
+                )
+            else:
+                hint = "chDB allows one data directory per process; is another one open here?"
+            raise KnowledgeError(f"cannot open knowledge store {self.path}: {hint}") from exc
         for statement in _SCHEMA:
             self._client.command(statement)
 
