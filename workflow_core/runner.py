@@ -65,6 +65,10 @@ class _RunState:
 
     deadline: float
     max_steps: int
+    started_at: float = 0.0
+    query: str | None = None
+    conversation_id: str | None = None
+    conversation: ConversationState | None = None
     steps: int = 0
     results: list[NodeResult] = field(default_factory=list)
     end_outputs: dict[str, Any] = field(default_factory=dict)
@@ -115,22 +119,59 @@ class WorkflowRunner:
         files: Sequence[Mapping[str, Any]] | None = None,
     ) -> RunResult:
         """Run the app once (one chat turn for advanced-chat apps)."""
+        ctx, state = self._prepare(inputs, query, conversation_id, files or ())
+        self._notify(
+            "on_run_start",
+            RunStarted(
+                run_id=ctx.run_id,
+                app_id=self.app.app_id,
+                app_name=self.app.name,
+                mode=self.app.mode,
+                inputs=dict(ctx.inputs),
+                query=state.query,
+                conversation_id=state.conversation_id,
+                started_at=state.started_at,
+            ),
+        )
+        error: str | None = None
+        try:
+            self._run_scope(TOP, ctx, state)
+        except _RunFailed as exc:
+            error = exc.result.error
+        except RunLimitError as exc:
+            error = str(exc)
+        finally:
+            self._states.pop(ctx.run_id, None)
+        result = self._finish(ctx, state, error)
+        self._notify("on_run_finish", RunFinished.from_result(result))
+        return result
+
+    def _prepare(
+        self,
+        inputs: Mapping[str, Any],
+        query: str | None,
+        conversation_id: str | None,
+        files: Sequence[Mapping[str, Any]],
+    ) -> tuple[RunContext, _RunState]:
+        """Validate inputs, load chat state and build the run's pool and context."""
         run_id = str(uuid.uuid4())
         start = self.graph.nodes[self.graph.scopes[TOP].root]
-        chat = self.app.mode == "advanced-chat"
-        if chat and conversation_id is None:
-            conversation_id = str(uuid.uuid4())
-        conversation = self._load_conversation(conversation_id) if chat else None
-        if conversation is not None and conversation.turns and not inputs:
-            inputs = conversation.inputs
+        conversation = None
+        if self.app.mode == "advanced-chat":
+            conversation_id = conversation_id or str(uuid.uuid4())
+            query = query or ""
+            conversation = self._load_conversation(conversation_id)
+            if conversation is not None and conversation.turns and not inputs:
+                inputs = conversation.inputs  # form inputs of the first turn are reused
         clean_inputs = start.coerce_inputs(inputs) if isinstance(start, StartNode) else {}
-        if chat and query is None:
-            query = ""
-        pool = self._initial_pool(run_id, query, conversation_id, files or (), conversation)
-        started = time.time()
+        pool = self._initial_pool(run_id, query, conversation_id, files, conversation)
         state = _RunState(
             deadline=time.monotonic() + self.settings.max_run_seconds,
             max_steps=self.settings.max_steps,
+            started_at=time.time(),
+            query=query,
+            conversation_id=conversation_id,
+            conversation=conversation,
         )
         self._states[run_id] = state
         ctx = RunContext(
@@ -143,76 +184,37 @@ class WorkflowRunner:
             history=tuple(conversation.turns) if conversation else (),
             inputs=clean_inputs,
         )
-        self._notify(
-            "on_run_start",
-            RunStarted(
-                run_id=run_id,
-                app_id=self.app.app_id,
-                app_name=self.app.name,
-                mode=self.app.mode,
-                inputs=dict(clean_inputs),
-                query=query,
-                conversation_id=conversation_id,
-                started_at=started,
-            ),
-        )
-        error: str | None = None
-        try:
-            self._run_scope(TOP, ctx, state)
-        except _RunFailed as exc:
-            error = exc.result.error
-        except RunLimitError as exc:
-            error = str(exc)
-        finally:
-            self._states.pop(run_id, None)
-        status: Literal["succeeded", "partial-succeeded", "failed"]
+        return ctx, state
+
+    def _finish(self, ctx: RunContext, state: _RunState, error: str | None) -> RunResult:
+        status: Literal["succeeded", "partial-succeeded", "failed"] = "succeeded"
         if error is not None:
             status = "failed"
         elif any(r.status == "exception" for r in state.results):
             status = "partial-succeeded"
-        else:
-            status = "succeeded"
+        chat = self.app.mode == "advanced-chat"
         reply = ctx.answers.reply
-        outputs = {"answer": reply} if chat else dict(state.end_outputs)
-        if chat and status != "failed" and conversation_id is not None:
-            self._save_conversation(conversation_id, clean_inputs, pool, conversation, query, reply)
-        result = RunResult(
-            run_id=run_id,
+        if chat and status != "failed" and state.conversation_id is not None:
+            self._save_conversation(ctx, state, reply)
+        return RunResult(
+            run_id=ctx.run_id,
             status=status,
-            outputs=outputs,
+            outputs={"answer": reply} if chat else dict(state.end_outputs),
             error=error,
             answer=reply,
-            conversation_id=conversation_id,
+            conversation_id=state.conversation_id,
             node_results=tuple(state.results),
-            started_at=started,
+            started_at=state.started_at,
             finished_at=time.time(),
         )
-        self._notify("on_run_finish", RunFinished.from_result(result))
-        return result
 
     # -- probe target: one node execution -------------------------------------------------
     def execute_node(self, node: NodeSpec, ctx: RunContext) -> NodeResult:
         """Run ``node`` with retries, timeout and its error strategy; never raises NodeError."""
         instance = self.graph.nodes[node.id]
         config = instance.config
-        retry = config.retry_config
-        attempts = 1 + (retry.max_retries if instance.retryable and retry.retry_enabled else 0)
         started = time.time()
-        outcome: NodeOutcome | None = None
-        failure: NodeError | None = None
-        for attempt in range(1, attempts + 1):
-            ctx.attempt = attempt
-            try:
-                outcome = self._call(instance, ctx)
-                failure = None
-                break
-            except RunLimitError:
-                raise
-            except Exception as exc:  # a node's failure, whatever raised it
-                failure = _as_node_error(instance, exc)
-                if attempt < attempts:
-                    logger.debug("node %s attempt %d failed: %s", node.id, attempt, failure)
-                    time.sleep(retry.retry_interval / 1000)
+        outcome, failure = self._attempt(instance, ctx)
         status: Literal["succeeded", "failed", "exception"] = "succeeded"
         error: str | None = None
         if failure is not None:
@@ -243,6 +245,26 @@ class WorkflowRunner:
         )
         self._notify("on_node_finish", NodeFinished.from_result(ctx.run_id, result))
         return result
+
+    def _attempt(
+        self, instance: Node[Any], ctx: RunContext
+    ) -> tuple[NodeOutcome | None, NodeError | None]:
+        """Run the node, retrying per ``retry_config`` when the node type allows it."""
+        retry = instance.config.retry_config
+        attempts = 1 + (retry.max_retries if instance.retryable and retry.retry_enabled else 0)
+        failure: NodeError | None = None
+        for attempt in range(1, attempts + 1):
+            ctx.attempt = attempt
+            try:
+                return self._call(instance, ctx), None
+            except RunLimitError:
+                raise
+            except Exception as exc:  # a node's failure, whatever raised it
+                failure = _as_node_error(instance, exc)
+                if attempt < attempts:
+                    logger.debug("node %s attempt %d failed: %s", instance.id, attempt, failure)
+                    time.sleep(retry.retry_interval / 1000)
+        return None, failure
 
     # -- containers -----------------------------------------------------------------------
     def run_scope(self, container_id: str, ctx: RunContext) -> None:
@@ -354,25 +376,21 @@ class WorkflowRunner:
             return None
         return self.conversation_store.load(self.app.app_id, conversation_id)
 
-    def _save_conversation(
-        self,
-        conversation_id: str,
-        inputs: Mapping[str, Any],
-        pool: VariablePool,
-        previous: ConversationState | None,
-        query: str | None,
-        reply: str,
-    ) -> None:
-        if self.conversation_store is None:
+    def _save_conversation(self, ctx: RunContext, state: _RunState, reply: str) -> None:
+        if self.conversation_store is None or state.conversation_id is None:
             return
-        turns = list(previous.turns) if previous else []
-        turns.append(Turn(query or "", reply))
-        state = ConversationState(
-            inputs=dict(previous.inputs if previous and previous.turns else inputs),
-            variables=dict(pool.items("conversation")),
+        previous = state.conversation
+        turns = (
+            [*previous.turns, Turn(state.query or "", reply)]
+            if previous
+            else [Turn(state.query or "", reply)]
+        )
+        saved = ConversationState(
+            inputs=dict(previous.inputs if previous and previous.turns else ctx.inputs),
+            variables=dict(ctx.pool.items("conversation")),
             turns=turns,
         )
-        self.conversation_store.save(self.app.app_id, conversation_id, state)
+        self.conversation_store.save(self.app.app_id, state.conversation_id, saved)
 
     def _notify(self, method: str, event: Any) -> None:
         for listener in self.listeners:
