@@ -10,6 +10,7 @@ the entries are recomputed lazily after a policy reload, a boost change or an ad
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable
@@ -22,6 +23,8 @@ from probe.sampling.policy import Policy, Rule
 
 if TYPE_CHECKING:
     from probe.sampling.reload import PolicyWatcher
+
+logger = logging.getLogger(__name__)
 
 ROOT_KINDS = frozenset({"workflow", "trigger"})
 _LOW64 = (1 << 64) - 1
@@ -57,7 +60,8 @@ class PolicySampler:
         now = clock()
         self._policy = policy
         self._cache: dict[_Key, _Entry] = {}
-        self.boost = ErrorBoost(policy.settings.error_boost, now, self._invalidate)
+        self._debugging = False  # any scope boosted with debug logging: record() logs its spans
+        self.boost = ErrorBoost(policy.settings.error_boost, now, self._boost_changed)
         self.controller = AdaptiveController(policy.settings.adaptive)
         self._queue_depth: Callable[[], int] | None = None
         self._ops: dict[Operation, int] = {}
@@ -96,6 +100,14 @@ class PolicySampler:
             self.boost.count(("workflow", workflow or ""), error)
         elif kind == "node" and node_type is not None:
             self.boost.count(("node_type", node_type), error)
+        if self._debugging and self.boost.is_boosted(workflow, node_type):
+            logger.debug(
+                "boosted scope: %s span of workflow %r node type %r finished%s",
+                kind,
+                workflow,
+                node_type,
+                " with an error" if error else "",
+            )
 
     # -- configuration ----------------------------------------------------------------------
     @property
@@ -147,6 +159,12 @@ class PolicySampler:
 
     def _invalidate(self) -> None:
         self._cache = {}
+
+    def _boost_changed(self) -> None:
+        boost = self.boost
+        boosted = bool(boost.workflows or boost.node_types)
+        self._debugging = boosted and boost.settings.debug_logging
+        self._invalidate()
 
     # -- resolution (off the hot path: once per key after each invalidation) ----------------
     def _own(

@@ -137,6 +137,16 @@ def test_boost_turns_probe_debug_logging_on_and_restores_it(
         assert s.debug_enabled_for("wf", None)
         assert not s.debug_enabled_for("other", "code")
         assert "error rate of workflow 'wf' is" in caplog.text
+        with caplog.at_level(logging.DEBUG, logger="probe"):
+            caplog.clear()
+            run(s, "wf", error=True)
+            s.record("node", "other", "code", False)
+        debug = [r.getMessage() for r in caplog.records if r.levelno == logging.DEBUG]
+        assert (
+            "boosted scope: workflow span of workflow 'wf' node type None finished with an error"
+            in debug
+        )
+        assert not any("'other'" in line for line in debug)
         clock.advance(61)
         s.tick()
         assert probe_logger.level == logging.WARNING
