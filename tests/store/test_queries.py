@@ -31,7 +31,8 @@ def _record(
     at: float,
 ) -> str:
     run_id = str(uuid.uuid4())
-    store.on_run_start(RunStarted(run_id, "app", workflow, "workflow", {}, None, None, at))
+    inputs = {"lang": "fr" if int(at) % 7200 == 0 else "de", "n": 1}
+    store.on_run_start(RunStarted(run_id, "app", workflow, "workflow", inputs, None, None, at))
     for i, (node_id, node_status, outputs) in enumerate(nodes):
         store.on_node_finish(
             NodeFinished(
@@ -87,6 +88,9 @@ def test_runs_are_listed_newest_first_filtered_and_paged(
     window = history.list_runs(since=T0 + timedelta(hours=2), until=T0 + timedelta(hours=5)).items
     assert [r.id for r in window] == [ids[4], ids[3], ids[2]]
     assert window[0].started_at == T0 + timedelta(hours=4)
+    french = history.list_runs(inputs={"lang": "fr"}, limit=100).items  # even hours
+    assert [r.id for r in french] == [ids[i] for i in (8, 6, 4, 2, 0)]
+    assert history.list_runs(inputs={"lang": "fr", "n": "2"}).items == []
 
 
 def test_one_run_comes_with_its_nodes_in_order(engine: Engine, history: RunHistory) -> None:

@@ -119,19 +119,19 @@ def _date_trunc_other(element: date_trunc, compiler: SQLCompiler, **kw: Any) -> 
     raise StoreError(f"date_trunc: dialect {compiler.dialect.name!r} is not supported")
 
 
-def json_text(column: ColumnElement[Any], *path: str | int) -> ColumnElement[str]:
+def json_text(column: SQLColumnExpression[Any], *path: str | int) -> ColumnElement[str]:
     """The field at ``path`` of a JSON column as text (``NULL`` when absent)."""
     field: ColumnElement[str] = _json_at(column, path).as_string()
     return field
 
 
-def json_number(column: ColumnElement[Any], *path: str | int) -> ColumnElement[float]:
+def json_number(column: SQLColumnExpression[Any], *path: str | int) -> ColumnElement[float]:
     """The field at ``path`` of a JSON column as a number (``NULL`` when absent)."""
     field: ColumnElement[float] = _json_at(column, path).as_float()
     return field
 
 
-def _json_at(column: ColumnElement[Any], path: Sequence[str | int]) -> Any:
+def _json_at(column: Any, path: Sequence[str | int]) -> Any:
     if not path:
         raise StoreError("json field: give at least one key or index")
     key: Any = path[0] if len(path) == 1 else tuple(path)

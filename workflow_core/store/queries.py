@@ -8,6 +8,7 @@ to 404. Every result is a frozen dataclass of plain values (JSON-ready with ``as
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -17,7 +18,7 @@ from sqlalchemy import Engine, RowMapping, case, func, select
 
 from workflow_core.store.errors import NotFoundError
 from workflow_core.store.models import NodeExecution, PromptVersion, WorkflowRun
-from workflow_core.store.portable import Page, date_trunc, keyset_page, page_of
+from workflow_core.store.portable import Page, date_trunc, json_text, keyset_page, page_of
 
 RUN_SUMMARY_COLUMNS = (
     WorkflowRun.id,
@@ -147,11 +148,17 @@ class RunHistory:
         status: str | None = None,
         since: datetime | None = None,
         until: datetime | None = None,
+        inputs: Mapping[str, str] | None = None,
         limit: int = 50,
         cursor: str | None = None,
     ) -> Page[RunSummary]:
-        """Runs newest first, filtered; pass ``next_cursor`` back for the following page."""
+        """Runs newest first, filtered; pass ``next_cursor`` back for the following page.
+
+        ``inputs`` keeps runs whose input variables have these values (compared as text).
+        """
         stmt = select(*RUN_SUMMARY_COLUMNS)
+        for name, value in (inputs or {}).items():
+            stmt = stmt.where(json_text(WorkflowRun.inputs, name) == value)
         if workflow is not None:
             stmt = stmt.where(WorkflowRun.workflow_name == workflow)
         if status is not None:
