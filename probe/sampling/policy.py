@@ -223,6 +223,9 @@ def _describe(source: str, error: ValidationError) -> str:
             lines.append(f"{place} is required")
         elif kind == "extra_forbidden":
             lines.append(f"{place} is not a known setting, got {item['input']!r}")
+        elif kind == "literal_error":
+            expected = item.get("ctx", {}).get("expected", "?")
+            lines.append(f"{place} must be one of {expected}, got {item['input']!r}")
         elif kind in _BOUNDS:
             bound = next(iter(item.get("ctx", {}).values()), "?")
             lines.append(f"{place} must be {_BOUNDS[kind]} {bound}, got {item['input']!r}")

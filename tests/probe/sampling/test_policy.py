@@ -48,7 +48,7 @@ def test_no_policy_path_means_always_on() -> None:
         ),
         (
             [{"id": "x", "match": {"kind": "lm"}}, {"id": "d"}],
-            "sampling.yaml: rules[0].match.kind[0]: input should be 'workflow'",
+            "sampling.yaml: rules[0].match.kind[0] must be one of 'workflow', 'node', 'llm',",
         ),
         (
             [{"id": "x", "match": {"attributes": {"tenant": True}}}, {"id": "d"}],
