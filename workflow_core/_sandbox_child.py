@@ -43,6 +43,8 @@ def main() -> None:
     resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
     resource.setrlimit(resource.RLIMIT_FSIZE, (16 * 1024 * 1024, 16 * 1024 * 1024))
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    cpu = int(payload["cpu_seconds"])
+    resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu))
     if payload.get("patch_sleep"):
         import time
 

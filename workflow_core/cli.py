@@ -146,12 +146,26 @@ def cmd_run(args: argparse.Namespace) -> int:
     return EXIT_FAILED if failed else EXIT_OK
 
 
-def _progress(items: range, total: int, label: str) -> Any:
+def _progress(items: Sequence[Any], total: int, label: str) -> Any:
+    """A tqdm bar on a terminal only; quiet in pipes and CI."""
     if total <= 1:
         return items
     from tqdm import tqdm
 
-    return tqdm(items, total=total, desc=label, disable=not sys.stderr.isatty(), unit="run")
+    on_terminal = sys.stderr.isatty()
+    try:  # a pty reporting a 0x0 size (CI, `script`) would hide the bar
+        size = os.get_terminal_size(sys.stderr.fileno()) if on_terminal else None
+    except OSError:
+        size = None
+    return tqdm(
+        items,
+        total=total,
+        desc=label,
+        disable=not on_terminal,
+        leave=False,
+        ncols=(size.columns if size else 0) or 80,
+        nrows=(size.lines if size else 0) or 24,
+    )
 
 
 def _print_human(mode: str, result: Any) -> None:
@@ -180,7 +194,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
     from workflow_core.dsl import load_app
 
     report: dict[str, str | None] = {}
-    for file in args.files:
+    for file in _progress(args.files, len(args.files), "validate"):
         try:
             app = load_app(file)
         except FlowscopeError as exc:

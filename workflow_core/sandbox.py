@@ -21,6 +21,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import json
+import math
 import os
 import shutil
 import signal
@@ -67,6 +68,7 @@ class CodeSandbox:
                     "code": code,
                     "inputs": inputs,
                     "memory_mb": self.memory_mb,
+                    "cpu_seconds": math.ceil(self.timeout_seconds) + 1,
                     "patch_sleep": self.patch_sleep,
                 },
                 ensure_ascii=False,

@@ -171,3 +171,48 @@ def test_file_option_fills_sys_files(tmp_path: Path) -> None:
     assert answer == f"[notes.md]({(tmp_path / 'notes.md').as_uri()})"
     missing = _flowscope("run", str(dsl), "--query", "q", "--file", str(tmp_path / "nope.pdf"))
     assert missing.returncode == 2 and "nope.pdf: file not found" in missing.stderr
+
+
+def test_repeat_shows_a_progress_bar_on_a_terminal() -> None:
+    import pty
+    import threading
+
+    master, slave = pty.openpty()
+    chunks: list[bytes] = []
+
+    def drain() -> None:
+        while True:
+            try:
+                chunk = os.read(master, 4096)
+            except OSError:
+                return
+            if not chunk:
+                return
+            chunks.append(chunk)
+
+    reader = threading.Thread(target=drain, daemon=True)
+    reader.start()
+    try:
+        proc = subprocess.run(
+            [
+                *FLOWSCOPE,
+                "run",
+                str(CORPUS / "SEO_Slug_Generator.yml"),
+                "-i",
+                "title=x",
+                "--repeat",
+                "3",
+                "--json",
+            ],
+            stdout=subprocess.PIPE,
+            stderr=slave,
+            timeout=120,
+            check=False,
+        )
+    finally:
+        os.close(slave)
+        reader.join(timeout=5)
+        os.close(master)
+    assert proc.returncode == 0
+    terminal = b"".join(chunks).decode("utf-8", "replace")
+    assert "0/3" in terminal and "SEO_Slug_Generator.yml:" in terminal

@@ -97,9 +97,11 @@ class IterationNode(Node[IterationData]):
         pool = ctx.pool.fork()
         pool.set((self.id, "item"), item)
         pool.set((self.id, "index"), index)
+        before = dict(pool.items("conversation"))
         ctx.run_scope(self.id, pool)
         for name, value in pool.items("conversation"):  # conversation writes flow back
-            ctx.pool.set(("conversation", name), value)
+            if name not in before or before[name] != value:
+                ctx.pool.set(("conversation", name), value)
         if len(self.config.output_selector) < 2:
             return None
         return pool.get(self.config.output_selector)

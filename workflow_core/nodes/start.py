@@ -120,4 +120,7 @@ class StartNode(Node[StartData]):
         return InputError(f"{self.source}: node {self.id} (start): input {variable!r} {message}")
 
     def run(self, ctx: RunContext) -> NodeOutcome:
-        return NodeOutcome(outputs=dict(ctx.inputs), inputs=dict(ctx.inputs))
+        outputs = dict(ctx.inputs)
+        # Older exports address system variables through the start node ([start, 'sys.query']).
+        outputs.update({f"sys.{name}": value for name, value in ctx.pool.items("sys")})
+        return NodeOutcome(outputs=outputs, inputs=dict(ctx.inputs))
