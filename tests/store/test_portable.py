@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import threading
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 from sqlalchemy import (
@@ -15,13 +17,18 @@ from sqlalchemy import (
     func,
     insert,
     select,
+    update,
 )
+from sqlalchemy.engine import URL
+from sqlalchemy.exc import DBAPIError
 
+from workflow_core.store.database import create_store_engine
 from workflow_core.store.errors import StoreError
 from workflow_core.store.portable import (
     date_trunc,
     decode_cursor,
     encode_cursor,
+    is_retryable,
     json_number,
     json_text,
     keyset_page,
@@ -199,3 +206,50 @@ def test_cursor_round_trips_and_bad_cursors_are_rejected() -> None:
 def test_keyset_page_rejects_a_limit_out_of_range() -> None:
     with pytest.raises(StoreError, match="limit must be between 1 and 1000, got 0"):
         keyset_page(select(events.c.id), events.c.at, events.c.id, limit=0)
+
+
+def _provoke_deadlock(engine: Engine) -> BaseException:
+    """Two transactions each lock one row, then want the other's: the database must abort one."""
+    with engine.begin() as connection:
+        connection.execute(insert(counters), [{"name": n, "hits": 0} for n in ("a", "b")])
+    ready = threading.Barrier(2)
+    errors: list[BaseException] = []
+
+    def txn(first: str, second: str) -> None:
+        try:
+            with engine.begin() as connection:
+                connection.execute(update(counters).where(counters.c.name == first).values(hits=1))
+                ready.wait(timeout=30)
+                connection.execute(update(counters).where(counters.c.name == second).values(hits=2))
+        except DBAPIError as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=txn, args=p) for p in (("a", "b"), ("b", "a"))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert errors, "the database let both transactions finish"
+    return errors[0]
+
+
+def test_is_retryable_recognises_a_real_deadlock(server_url: URL) -> None:
+    engine = create_store_engine(server_url)
+    try:
+        scratch.create_all(engine)
+        assert is_retryable(_provoke_deadlock(engine))
+    finally:
+        engine.dispose()
+
+
+def test_is_retryable_recognises_a_locked_sqlite_database(tmp_path: Path) -> None:
+    engine = create_store_engine(
+        URL.create("sqlite", database=str(tmp_path / "db.sqlite")), connect_args={"timeout": 0}
+    )
+    scratch.create_all(engine)
+    writer = engine.execution_options(flowscope_sqlite_begin="IMMEDIATE")
+    with writer.begin(), pytest.raises(DBAPIError) as caught, writer.begin() as second:
+        second.execute(insert(counters).values(name="x", hits=1))
+    assert is_retryable(caught.value)
+    assert not is_retryable(ValueError("not a database error"))
+    engine.dispose()

@@ -73,6 +73,7 @@ def create_store_engine(url: str | URL | None = None, **engine_kwargs: Any) -> E
     kwargs: dict[str, Any] = {"pool_pre_ping": True}
     if backend == "sqlite":
         _prepare_sqlite_file(resolved)
+        # pysqlite's timeout is SQLite's busy timeout: writers wait for the lock up to 30 s.
         kwargs["connect_args"] = {"timeout": 30, "check_same_thread": False}
     elif backend in ("mysql", "mariadb"):
         if "charset" not in resolved.query:
@@ -116,7 +117,6 @@ def _configure_sqlite(engine: Engine) -> None:
             if engine.url.database not in (None, "", ":memory:"):
                 cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA foreign_keys=ON")
-            cursor.execute("PRAGMA busy_timeout=30000")
         finally:
             cursor.close()
 
