@@ -19,7 +19,7 @@ from dashboard.ui import CONTEXT_KEY, PageContext
 
 logger = logging.getLogger("dashboard")
 
-# url path (= pages/<name>.py), title, icon
+# url path (= screens/<name>.py), title, icon
 PAGES = (
     ("overview", "Overview", ":material/space_dashboard:"),
     ("nodes", "Nodes", ":material/account_tree:"),
@@ -63,7 +63,7 @@ def main() -> None:
     ctx = PageContext(settings=settings, client=client)
     for i, (path, title, icon) in enumerate(PAGES):
         ctx.pages[path] = st.Page(
-            f"pages/{path}.py", title=title, icon=icon, url_path=path, default=i == 0
+            f"screens/{path}.py", title=title, icon=icon, url_path=path, default=i == 0
         )
     page = st.navigation(list(ctx.pages.values()))
     ctx.filters = sidebar_filters(_workflows(client))

@@ -1,1 +1,1 @@
-"""Page logic: one module per page, each with ``render(ctx)``; dashboard/pages/ has the scripts."""
+"""Page logic: one module per page, each with ``render(ctx)``; screens/ holds the scripts."""

@@ -116,8 +116,9 @@ def _span_details(ctx: PageContext, trace: Trace, row: Row) -> None:
     cols[2].metric("Status", span.status_code, border=True)
     cols[3].metric("Tokens in / out", f"{row.input_tokens:,} / {row.output_tokens:,}", border=True)
     cols[4].metric("Cost", fmt_usd(row.cost_usd), border=True)
-    if span.status_message:
-        st.error(span.status_message)
+    message = span.status_message or span.attr("flowscope.error.message")
+    if message:
+        st.error(message, icon=":material/error:")
     link_buttons(
         ctx,
         trace_id=trace.trace_id,

@@ -26,7 +26,7 @@ def app(url: str, monkeypatch: pytest.MonkeyPatch, page: str, **query: str) -> A
     at = AppTest.from_file(APP, default_timeout=90)
     at.run()
     at.query_params.update(query)
-    at.switch_page(f"pages/{page}.py").run()
+    at.switch_page(f"screens/{page}.py").run()
     assert not at.exception, at.exception
     assert not at.error, [e.value for e in at.error]
     return at

@@ -144,6 +144,20 @@ def test_click_through_overview_node_trace_infra_link_and_diff(
     page.close()
 
 
+def test_pasted_deep_links_open_the_same_view(
+    stack: tuple[str, Known, str], browser: Browser
+) -> None:
+    url, known, _ = stack
+    run = known.of(SEO)[1]
+    page = browser.new_page(viewport={"width": 1440, "height": 1500})
+    page.goto(f"{url}/traces?trace={run.trace_id}&span={run.node_spans['1713']}")
+    expect(page.get_by_text(f"Trace {run.trace_id}")).to_be_visible(timeout=90_000)
+    expect(page.get_by_role("heading", name="end End")).to_be_visible(timeout=60_000)
+    page.goto(f"{url}/nodes?node={TRANSLATE}/2001&types=llm")
+    expect(page.get_by_text("Translate · llm")).to_be_visible(timeout=90_000)
+    page.close()
+
+
 def test_models_and_prompt_pages_render(stack: tuple[str, Known, str], browser: Browser) -> None:
     url, _, _ = stack
     page = browser.new_page(viewport={"width": 1440, "height": 1500})

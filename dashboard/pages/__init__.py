@@ -1,1 +1,0 @@
-"""Thin Streamlit page scripts (st.navigation runs them by file path)."""
