@@ -20,6 +20,8 @@ from collector.storage.store import SpanStore
 
 DEFAULT_WINDOW = timedelta(days=7)
 MAX_WINDOW = timedelta(days=400)
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST = datetime(2262, 1, 1, tzinfo=UTC)  # DateTime64(9) ends in April 2262
 HEX32 = r"^[0-9a-fA-F]{32}$"
 HEX16 = r"^[0-9a-fA-F]{16}$"
 
@@ -48,13 +50,26 @@ ServiceQ = Annotated[str | None, Query(max_length=500, description="service.name
 
 
 def window(since: Since = None, until: Until = None) -> queries.Window:
-    end = _utc(until) if until else datetime.now(UTC) + timedelta(minutes=5)
-    start = _utc(since) if since else end - DEFAULT_WINDOW
+    end = _bounded("until", until) if until else datetime.now(UTC) + timedelta(minutes=5)
+    start = _bounded("since", since) if since else max(EARLIEST, end - DEFAULT_WINDOW)
     if start > end:
         raise HTTPException(422, f"since ({start.isoformat()}) is after until ({end.isoformat()})")
     if end - start > MAX_WINDOW:
         raise HTTPException(422, f"window longer than {MAX_WINDOW.days} days; narrow since/until")
     return queries.Window(start.replace(tzinfo=None), end.replace(tzinfo=None))
+
+
+def _bounded(name: str, value: datetime) -> datetime:
+    """The value in UTC, refused (422) outside what DateTime64(9) can hold."""
+    try:
+        utc = _utc(value)
+    except (OverflowError, ValueError):
+        utc = EARLIEST - timedelta(days=1)
+    if not EARLIEST <= utc <= LATEST:
+        raise HTTPException(
+            422, f"{name} must be between {EARLIEST.date()} and {LATEST.date()}, got {value}"
+        )
+    return utc
 
 
 def _utc(value: datetime) -> datetime:
