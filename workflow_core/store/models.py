@@ -61,7 +61,21 @@ class Workflow(Base):
     first_seen_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
 
 
-class WorkflowRun(Base):
+class Execution:
+    """Columns shared by runs and node executions: what went in and out, when, and at what cost."""
+
+    inputs: Mapped[Any | None] = mapped_column(JsonDoc)
+    outputs: Mapped[Any | None] = mapped_column(JsonDoc)
+    error: Mapped[str | None] = mapped_column(Text)
+    started_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    elapsed_ms: Mapped[float | None] = mapped_column(Double)
+    input_tokens: Mapped[int] = mapped_column(BigInteger, default=0)
+    output_tokens: Mapped[int] = mapped_column(BigInteger, default=0)
+    cost_usd: Mapped[Decimal | None] = mapped_column(Cost)
+
+
+class WorkflowRun(Execution, Base):
     """One run of a workflow, from start to its final status."""
 
     __tablename__ = "workflow_runs"
@@ -81,19 +95,10 @@ class WorkflowRun(Base):
         ForeignKey("trigger_events.id"), index=True
     )
     query: Mapped[str | None] = mapped_column(Text)
-    inputs: Mapped[Any | None] = mapped_column(JsonDoc)
-    outputs: Mapped[Any | None] = mapped_column(JsonDoc)
-    error: Mapped[str | None] = mapped_column(Text)
-    started_at: Mapped[datetime] = mapped_column(UtcDateTime)
-    finished_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
-    elapsed_ms: Mapped[float | None] = mapped_column(Double)
     node_count: Mapped[int] = mapped_column(Integer, default=0)
-    input_tokens: Mapped[int] = mapped_column(BigInteger, default=0)
-    output_tokens: Mapped[int] = mapped_column(BigInteger, default=0)
-    cost_usd: Mapped[Decimal | None] = mapped_column(Cost)
 
 
-class NodeExecution(Base):
+class NodeExecution(Execution, Base):
     """One execution of one node in a run (each iteration / loop round adds a row).
 
     ``sequence`` numbers a run's node executions in the order they finished; ``scope`` is the
@@ -112,16 +117,7 @@ class NodeExecution(Base):
     sequence: Mapped[int] = mapped_column(Integer)
     scope: Mapped[str | None] = mapped_column(String(64))
     attempts: Mapped[int] = mapped_column(Integer, default=1)
-    inputs: Mapped[Any | None] = mapped_column(JsonDoc)
-    outputs: Mapped[Any | None] = mapped_column(JsonDoc)
-    error: Mapped[str | None] = mapped_column(Text)
-    started_at: Mapped[datetime] = mapped_column(UtcDateTime)
-    finished_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
-    elapsed_ms: Mapped[float | None] = mapped_column(Double)
     model: Mapped[str | None] = mapped_column(String(128))
-    input_tokens: Mapped[int] = mapped_column(BigInteger, default=0)
-    output_tokens: Mapped[int] = mapped_column(BigInteger, default=0)
-    cost_usd: Mapped[Decimal | None] = mapped_column(Cost)
     prompt_version_id: Mapped[int | None] = mapped_column(
         ForeignKey("prompt_versions.id"), index=True
     )
