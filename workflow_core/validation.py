@@ -43,6 +43,7 @@ def validate_app(app: DifyApp) -> AppGraph:
         node.validate()
     scopes = build_scopes(app, nodes)
     _check_references(app, nodes)
+    _check_handles(app, nodes)
     return AppGraph(app=app, nodes=nodes, scopes=scopes)
 
 
@@ -66,3 +67,29 @@ def _check_references(app: DifyApp, nodes: dict[str, Node[Any]]) -> None:
                 problem = f"selector {'.'.join(selector)} names unknown node {owner}"
             if problem:
                 raise node.dsl_error(field_name, problem)
+
+
+def _handles(node: Node[Any]) -> set[str]:
+    """The branch handles a node can take (SPEC §1.3)."""
+    data = node.spec.data
+    if node.type == "if-else":
+        handles = {str(c.get("case_id")) for c in data.get("cases") or []} | {"false"}
+    elif node.type == "question-classifier":
+        handles = {str(c.get("id")) for c in data.get("classes") or []}
+    else:
+        handles = {"source"}
+    if node.config.error_strategy == "fail-branch":
+        handles |= {"source", "fail-branch"}
+    return handles
+
+
+def _check_handles(app: DifyApp, nodes: dict[str, Node[Any]]) -> None:
+    for edge in app.edges:
+        source = nodes[edge.source]
+        allowed = _handles(source)
+        if edge.source_handle not in allowed:
+            raise DSLError(
+                f"{app.source}: edge {edge.id}: field 'sourceHandle': node {source.id} "
+                f"({source.type}) has no handle {edge.source_handle!r}; expected one of "
+                f"{sorted(allowed)}"
+            )

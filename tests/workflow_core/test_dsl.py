@@ -177,3 +177,20 @@ def test_app_mode_without_graph_is_rejected() -> None:
     raw = {"app": {"name": "x", "mode": "chat"}, "kind": "app", "version": "0.1.5"}
     with pytest.raises(DSLError, match=r"field 'app.mode' must be 'workflow' or 'advanced-chat'"):
         parse_app(raw, source="chat.yml")
+
+
+def test_edge_from_an_unknown_branch_handle_is_rejected() -> None:
+    app = make_app(
+        [
+            node("s", "start"),
+            node("c", "if-else", cases=[{"case_id": "yes", "conditions": []}]),
+            node("t", "template-transform", template="x"),
+        ],
+        [edge("s", "c"), edge("c", "t", "maybe")],
+    )
+    with pytest.raises(DSLError) as info:
+        validate_app(app)
+    assert str(info.value) == (
+        "synthetic.yml: edge c-maybe-t: field 'sourceHandle': node c (if-else) has no handle "
+        "'maybe'; expected one of ['false', 'yes']"
+    )
