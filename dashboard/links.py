@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from urllib.parse import quote
 
-from dashboard.settings import Settings
+from dashboard.settings import PLACEHOLDER, Settings
 
 SLACK_MS = 60_000
 
@@ -22,7 +22,10 @@ class Link:
 
 
 def _fill(template: str, values: dict[str, str]) -> str:
-    return template.format(**{k: quote(v, safe="") for k, v in values.items()})
+    """Replace the known ``{name}`` placeholders only, so JSON braces in a template survive."""
+    return PLACEHOLDER.sub(
+        lambda m: quote(values[m[1]], safe="") if m[1] in values else m[0], template
+    )
 
 
 def infrastructure_links(

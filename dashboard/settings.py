@@ -7,7 +7,7 @@ the same environment variables, so the precedence holds across the process bound
 from __future__ import annotations
 
 import os
-import string
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -15,6 +15,8 @@ from dashboard.errors import ConfigError
 
 DEFAULT_COLLECTOR_URL = "http://127.0.0.1:4318"
 TEMPLATE_FIELDS = ("trace_id", "span_id", "start", "end", "service")
+# A placeholder is a bare identifier in braces; other braces (JSON in a Grafana URL) stay as-is.
+PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 
 @dataclass(frozen=True)
@@ -34,8 +36,8 @@ def _check_template(name: str, template: str | None) -> str | None:
     if not template:
         return None
 
-    for _, field, _, _ in string.Formatter().parse(template):
-        if field is not None and field not in TEMPLATE_FIELDS:
+    for field in PLACEHOLDER.findall(template):
+        if field not in TEMPLATE_FIELDS:
             raise ConfigError(
                 f"{name}: unknown placeholder {{{field}}} in {template!r}; "
                 f"allowed: {', '.join('{' + f + '}' for f in TEMPLATE_FIELDS)}"

@@ -60,3 +60,18 @@ def test_links_fill_trace_span_time_window_and_service() -> None:
 def test_no_templates_no_links() -> None:
     links = infrastructure_links(load_settings(env={}), trace_id="t", start_ns=0, end_ns=0)
     assert links == []
+
+
+def test_json_braces_in_a_grafana_template_survive() -> None:
+    template = (
+        'http://grafana/explore?left={"queries":[{"expr":"{service_name=\\"{service}\\"} '
+        '|= \\"{trace_id}\\""}],"range":{"from":"{start}","to":"{end}"}}'
+    )
+    settings = load_settings(env={"FLOWSCOPE_LOGS_URL_TEMPLATE": template})
+    (link,) = infrastructure_links(
+        settings, trace_id="abc", start_ns=120_000_000_000, end_ns=180_000_000_000, service="svc"
+    )
+    assert link.url == (
+        'http://grafana/explore?left={"queries":[{"expr":"{service_name=\\"svc\\"} '
+        '|= \\"abc\\""}],"range":{"from":"60000","to":"240000"}}'
+    )
