@@ -165,10 +165,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
 
     settings = ProbeSettings(traces_exporter="none", metrics_exporter="none")
-    from workflow_core.runner import WorkflowRunner
 
     def probe_call() -> Any:
-        return WorkflowRunner.execute_node(runner, spec, ctx)
+        return runner.execute_node(spec, ctx)  # as the runner calls it: bound
 
     # Node calls happen inside a kept workflow run: enter one (the run's root span itself is
     # not part of the per-node cost).

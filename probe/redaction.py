@@ -19,6 +19,25 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 REDACTED = "[REDACTED]"
+_ENCODER = json.JSONEncoder(ensure_ascii=False, default=str, separators=(",", ":"))
+# The C encoder behind it, built once (``JSONEncoder.encode`` builds one per call). No circular
+# check (markers=None): a circular payload overflows the recursion limit and takes the
+# structural path, which is depth-bounded.
+_C_ENCODE = (
+    json.encoder.c_make_encoder(  # type: ignore[attr-defined]
+        None, str, json.encoder.encode_basestring, None, ":", ",", False, False, True
+    )
+    if getattr(json.encoder, "c_make_encoder", None) is not None
+    else None
+)
+
+
+def _to_json(value: Any) -> str:
+    if _C_ENCODE is not None:
+        return "".join(_C_ENCODE(value, 0))
+    return _ENCODER.encode(value)
+
+
 _MAX_DEPTH = 12
 _REMEMBERED_MAX = 512
 _MIN_REMEMBERED_LEN = 6
@@ -57,7 +76,8 @@ _DEFAULT_RULES: tuple[tuple[tuple[str, ...], re.Pattern[str]], ...] = tuple(
             ("key", "authorization", "password", "passwd", "secret", "token"),
             # "Authorization: Bearer abc" / "X-API-Key: abc" / "password=abc" / '"api_key": "a"'
             # (quotes may be JSON-escaped: a JSON document captured inside a string field)
-            r"(?P<keep>(?<![\w-])(?:\\?[\"'])?[\w-]*" + _SECRET_WORDS
+            r"(?P<keep>(?<![\w-])(?:\\?[\"'])?[\w-]*"
+            + _SECRET_WORDS
             + r"(?:\\?[\"'])?\s*[:=]\s*(?:\\?[\"'])?)"
             r"(?:(?:bearer|basic|token)\s+)?[^\s\"',;&}\\]+",
         ),
@@ -67,6 +87,15 @@ _DEFAULT_RULES: tuple[tuple[tuple[str, ...], re.Pattern[str]], ...] = tuple(
         (("ghp_", "gho_", "ghu_", "ghs_", "ghr_"), r"\bgh[pousr]_[A-Za-z0-9]{30,}\b"),  # GitHub
         (("xox",), r"\bxox[abposr]-[A-Za-z0-9-]{10,}"),  # Slack tokens
         (("eyj",), r"\beyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}"),  # JWTs
+    )
+)
+
+
+# Every sensitive key name and every default pattern contains one of these (lowered) words.
+_ALL_TRIGGERS = tuple(
+    sorted(
+        {"key", "auth", "pass", "pwd", "secret", "token", "cookie", "credential"}
+        | {trigger for triggers, _ in _DEFAULT_RULES for trigger in triggers}
     )
 )
 
@@ -93,12 +122,27 @@ class Redactor:
     def capture(self, value: Any) -> str:
         """Redacted JSON text of ``value``, truncated to ``max_bytes`` (plus a marker).
 
-        Values under sensitive keys are replaced structurally, then the JSON text is scrubbed
-        in one pass (only the prefix that can reach the output), then cut.
+        Fast path: the JSON text (C encoder) holds no credential-looking word at all — no
+        sensitive key, nothing a pattern could match — so only custom patterns and remembered
+        secrets apply. Otherwise values under sensitive keys are replaced structurally, the
+        JSON text is scrubbed in one pass (only the prefix that can reach the output), then cut.
         """
-        text = json.dumps(
-            self._by_key(value, 0), ensure_ascii=False, default=str, separators=(",", ":")
-        )
+        try:
+            text: str | None = _to_json(value)
+        except (TypeError, ValueError, RecursionError):  # circular or odd: the structural path
+            text = None
+        if text is not None:
+            lowered = text.lower()
+            for trigger in _ALL_TRIGGERS:
+                if trigger in lowered:
+                    break
+            else:
+                size = len(text)
+                if size > self._scan_limit:
+                    text = text[: self._scan_limit]
+                text = self._scrub_custom(text)
+                return self.truncate(text, size if size > self._scan_limit else None)
+        text = _to_json(self._by_key(value, 0))
         size = len(text)
         return self.truncate(self.scrub(text), size if size > self._scan_limit else None)
 
@@ -175,7 +219,19 @@ class Redactor:
         descriptive fields (``type``, ``header`` …)."""
         out: dict[str, Any] = {}
         for key, item in items:
-            name = str(key)
+            name = key if type(key) is str else str(key)
+            kind = type(item)
+            if not strict and (kind is str or kind is int or kind is float or item is None):
+                if item is None or item == "":
+                    out[name] = item
+                elif is_sensitive_key(name):
+                    self.remember(item)
+                    out[name] = REDACTED
+                elif kind is str and scrub:
+                    out[name] = self.scrub(item)
+                else:  # capture() scrubs the whole JSON text afterwards
+                    out[name] = item
+                continue
             if isinstance(item, Mapping) and (strict or is_sensitive_key(name)):
                 out[name] = self._redact_mapping(item.items(), depth + 1, True, scrub)
             elif item is None or item == "" or isinstance(item, bool):
@@ -204,16 +260,20 @@ class Redactor:
         """``text`` with every remembered secret and pattern match replaced."""
         if len(text) > self._scan_limit:
             text = text[: self._scan_limit]
-        if self._remembered:
-            for secret in tuple(self._remembered):
-                if secret in text:
-                    text = text.replace(secret, REDACTED)
         lowered = text.lower()
         for triggers, pattern in _DEFAULT_RULES:
             for trigger in triggers:
                 if trigger in lowered:
                     text = pattern.sub(_replacement, text)
                     break
+        return self._scrub_custom(text)
+
+    def _scrub_custom(self, text: str) -> str:
+        """Remembered secrets and ``FLOWSCOPE_REDACT_PATTERNS``."""
+        if self._remembered:
+            for secret in tuple(self._remembered):
+                if secret in text:
+                    text = text.replace(secret, REDACTED)
         for pattern in self._custom:
             text = pattern.sub(_replacement, text)
         return text

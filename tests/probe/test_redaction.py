@@ -92,3 +92,32 @@ def test_secret_inside_json_document_captured_as_a_string_is_scrubbed() -> None:
     captured = Redactor().capture({"body": body})
     assert "s3cr3t-value-123" not in captured
     assert "*/*" in captured
+
+
+def test_numbers_under_sensitive_keys_are_redacted_too() -> None:
+    assert json.loads(Redactor().capture({"pin_password": 123456, "count": 3})) == {
+        "pin_password": REDACTED,
+        "count": 3,
+    }
+
+
+def test_fast_path_triggers_cover_every_sensitive_key_name() -> None:
+    from probe.redaction import _ALL_TRIGGERS, _SENSITIVE_NAMES, _SENSITIVE_SUFFIXES
+
+    for name in (*_SENSITIVE_NAMES, *_SENSITIVE_SUFFIXES):
+        assert any(trigger in name for trigger in _ALL_TRIGGERS), name
+
+
+def test_fast_path_still_applies_custom_patterns_and_remembered_secrets() -> None:
+    redactor = Redactor(patterns=[r"ACME-\d{6}"])
+    redactor.capture({"api_key": "remember-me-123"})
+    captured = redactor.capture({"note": "ACME-123456 and remember-me-123"})
+    assert "ACME-123456" not in captured
+    assert "remember-me-123" not in captured
+
+
+def test_circular_payload_is_captured_without_error() -> None:
+    loop: dict[str, object] = {"name": "x"}
+    loop["self"] = loop
+    captured = Redactor().capture(loop)
+    assert captured.startswith('{"name":"x","self":{"name":"x"')

@@ -71,16 +71,24 @@ def test_instrument_and_uninstrument_are_idempotent() -> None:
     assert not hasattr(owner.__dict__[method], "__wrapped__")
 
 
+VOLATILE = {"sys.timestamp"}  # wall-clock values differ between any two runs
+
+
+def _stable(value: Any, run_id: str) -> Any:
+    """``value`` with this run's id and wall-clock fields replaced by placeholders."""
+    if isinstance(value, dict):
+        return {k: "<volatile>" if k in VOLATILE else _stable(v, run_id) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_stable(v, run_id) for v in value]
+    return "<run_id>" if value == run_id else value
+
+
 def _comparable(result: Any) -> Any:
-    return (
-        result.status,
-        result.outputs,
-        result.error,
-        result.answer,
-        [
-            (r.node_id, r.status, r.outputs, r.inputs, r.error, r.attempts)
-            for r in result.node_results
-        ],
+    nodes = [
+        (r.node_id, r.status, r.outputs, r.inputs, r.error, r.attempts) for r in result.node_results
+    ]
+    return _stable(
+        (result.status, result.outputs, result.error, result.answer, nodes), result.run_id
     )
 
 
