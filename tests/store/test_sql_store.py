@@ -247,3 +247,28 @@ def test_conversation_state_round_trips_verbatim(store: SqlRunStore) -> None:
         {"lang": "fr"}, {"memo": []}, [Turn("q1", "r1"), Turn("q2", "r2")]
     )
     assert store.load("other-app", "c-1") is None
+
+
+def test_characters_a_database_refuses_do_not_lose_the_row(
+    store: SqlRunStore, engine: Engine
+) -> None:
+    run_id = str(uuid.uuid4())
+    store.on_run_start(_start(run_id, query="q\x00"))
+    store.on_node_finish(
+        _node(
+            run_id,
+            "odd",
+            outputs={"nul": "a\x00b", "lone": "x\ud800y", "k\x00": float("nan")},
+            error="bad\x00byte",
+        )
+    )
+    store.on_run_finish(_finish(run_id))
+    store.save("app", "c-odd", ConversationState({"q": "\x00"}, {}, [Turn("t\x00", "r")]))
+    with engine.connect() as connection:
+        node = connection.execute(select(NodeExecution.outputs, NodeExecution.error)).one()
+        query = connection.execute(select(WorkflowRun.query)).scalar_one()
+    assert node.outputs == {"nul": "a\ufffdb", "lone": "x\ufffdy", "k\ufffd": "nan"}
+    assert node.error == "bad\ufffdbyte"
+    assert query == "q\ufffd"
+    loaded = store.load("app", "c-odd")
+    assert loaded is not None and loaded.turns == [Turn("t\ufffd", "r")]

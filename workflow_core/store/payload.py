@@ -12,11 +12,13 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import re
 from typing import Any
 
 from workflow_core.store.redaction import Redactor
 
 TRUNCATED_KEY = "__flowscope_truncated__"
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 class PayloadPolicy:
@@ -30,7 +32,7 @@ class PayloadPolicy:
         """``value`` redacted, as JSON-ready data, or a truncation marker when too large."""
         if value is None:
             return None
-        clean = _finite(self.redactor.redact(value))
+        clean = storable(self.redactor.redact(value))
         text = json.dumps(clean, ensure_ascii=False, separators=(",", ":"))
         data = text.encode("utf-8")
         if len(data) <= self.max_bytes:
@@ -47,7 +49,7 @@ class PayloadPolicy:
         """A free-text field (an error message): redacted and capped with a visible marker."""
         if value is None:
             return None
-        clean = self.redactor.scrub(value)
+        clean = storable_text(self.redactor.scrub(value))
         data = clean.encode("utf-8")
         if len(data) <= self.max_bytes:
             return clean
@@ -60,12 +62,27 @@ def is_truncated(document: Any) -> bool:
     return isinstance(document, dict) and document.get(TRUNCATED_KEY) is True
 
 
-def _finite(value: Any) -> Any:
-    """JSON has no NaN / Infinity (PostgreSQL rejects them): store those floats as strings."""
+def storable_text(text: str) -> str:
+    """``text`` as every database can hold it: NUL characters (refused by PostgreSQL) and lone
+    surrogates (not encodable as UTF-8) become U+FFFD instead of losing the whole row."""
+    if "\x00" in text:
+        text = text.replace("\x00", "\ufffd")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        text = _SURROGATE.sub("\ufffd", text)
+    return text
+
+
+def storable(value: Any) -> Any:
+    """JSON data every database accepts: :func:`storable_text` strings (keys too), and NaN /
+    Infinity (not JSON; PostgreSQL refuses them) as strings."""
+    if isinstance(value, str):
+        return storable_text(value)
     if isinstance(value, float) and not math.isfinite(value):
         return str(value)
     if isinstance(value, dict):
-        return {k: _finite(v) for k, v in value.items()}
+        return {storable_text(str(k)): storable(v) for k, v in value.items()}
     if isinstance(value, list):
-        return [_finite(v) for v in value]
+        return [storable(v) for v in value]
     return value

@@ -44,7 +44,7 @@ from workflow_core.store.models import (
     Workflow,
     WorkflowRun,
 )
-from workflow_core.store.payload import PayloadPolicy
+from workflow_core.store.payload import PayloadPolicy, storable
 from workflow_core.store.portable import is_retryable, upsert
 from workflow_core.store.redaction import Redactor
 from workflow_core.store.settings import StoreSettings
@@ -375,12 +375,15 @@ class SqlRunStore:
             ) from exc
 
     def save(self, app_id: str, conversation_id: str, state: ConversationState) -> None:
-        """Replace a conversation's chat state (kept verbatim: it is the engine's memory)."""
-        document = {
-            "inputs": _json_ready(state.inputs),
-            "variables": _json_ready(state.variables),
-            "turns": [{"query": t.query, "reply": t.reply} for t in state.turns],
-        }
+        """Replace a conversation's chat state (kept verbatim: it is the engine's memory; only
+        characters no database can hold are replaced, see ``payload.storable``)."""
+        document = storable(
+            {
+                "inputs": _json_ready(state.inputs),
+                "variables": _json_ready(state.variables),
+                "turns": [{"query": t.query, "reply": t.reply} for t in state.turns],
+            }
+        )
         now = utcnow()
         values = {
             "app_id": app_id,
