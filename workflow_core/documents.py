@@ -137,3 +137,14 @@ def extract_file(path: Path) -> str:
     except OSError as exc:
         raise DocumentError(f"{path}: cannot read: {exc}") from exc
     return extract_text(data, path.name)
+
+
+class DocumentExtractor:
+    """The ``documents`` service of a run: text of a document given as bytes.
+
+    Subclass and pass an instance in ``Services(documents=...)`` to add formats; the
+    document-extractor node uses this default when the slot is empty.
+    """
+
+    def extract(self, data: bytes, filename: str, mime_type: str | None = None) -> str:
+        return extract_text(data, filename, mime_type)

@@ -15,7 +15,7 @@ from urllib.request import url2pathname
 
 from pydantic import Field
 
-from workflow_core.documents import DocumentError, extract_text
+from workflow_core.documents import DocumentError, DocumentExtractor
 from workflow_core.http_client import HttpClient, HttpRequestSpec, default_http_client
 from workflow_core.nodes.base import Node, NodeData, NodeOutcome, register
 
@@ -59,19 +59,20 @@ class DocumentExtractorNode(Node[DocumentExtractorData]):
         if value is None:
             raise self.node_error(f"variable {'.'.join(selector)} is missing or null")
         client = ctx.services.http
+        extractor: DocumentExtractor = ctx.services.documents or DocumentExtractor()
         try:
             if isinstance(value, list):
-                text: str | list[str] = [self._extract(f, client) for f in value]
+                text: str | list[str] = [self._extract(f, client, extractor) for f in value]
             else:
-                text = self._extract(value, client)
+                text = self._extract(value, client, extractor)
         except DocumentError as exc:
             raise self.node_error(str(exc)) from exc
         return NodeOutcome(outputs={"text": text}, inputs={"files": _names(value)})
 
     @staticmethod
-    def _extract(file: Any, client: HttpClient | None) -> str:
+    def _extract(file: Any, client: HttpClient | None, extractor: DocumentExtractor) -> str:
         data, name = read_file_bytes(file, client)
-        return extract_text(data, name, file.get("mime_type"))
+        return extractor.extract(data, name, file.get("mime_type"))
 
 
 def _names(value: Any) -> list[str]:

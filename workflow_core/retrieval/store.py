@@ -4,22 +4,25 @@ chDB embeds the ClickHouse engine in this process and allows ONE data directory 
 opening a second, different directory raises. The knowledge store therefore owns the process's
 chDB engine; the collector (which also uses chDB) runs in its own process. chDB also locks its
 directory: while one process (a workflow run, ``flowscope kb``) has the store open, another
-process cannot open it and gets a clear error.
+process cannot open it and gets a clear error (enforced with our own file lock).
 """
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import logging
+import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from workflow_core.retrieval.base import KnowledgeError
 
 logger = logging.getLogger(__name__)
 
 DATABASE = "flowscope_kb"
+LOCK_NAME = ".flowscope-kb.lock"
 _SCHEMA = (
     f"CREATE DATABASE IF NOT EXISTS {DATABASE}",
     f"""CREATE TABLE IF NOT EXISTS {DATABASE}.bases (
@@ -59,6 +62,31 @@ class StoredChunk:
 _CHUNK_COLUMNS = "kb, document_id, document_name, position, segment_id, content"
 
 
+def _lock_directory(path: Path) -> IO[str]:
+    """Hold an exclusive lock on ``path`` for this process's lifetime.
+
+    chDB does not reliably refuse a second process on the same directory, and two embedded
+    servers writing one directory would corrupt it; so the store takes its own lock first.
+    """
+    handle = (path / LOCK_NAME).open("a+", encoding="utf-8")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        handle.seek(0)
+        holder = handle.read().strip() or "unknown"
+        handle.close()
+        raise KnowledgeError(
+            f"knowledge store {path} is in use by another process (pid {holder}); chDB allows "
+            "one process per directory: wait for that `flowscope kb` command or workflow run "
+            "to finish"
+        ) from None
+    handle.seek(0)
+    handle.truncate()
+    handle.write(str(os.getpid()))
+    handle.flush()
+    return handle
+
+
 class KnowledgeStore:
     """One chDB data directory holding every local knowledge base."""
 
@@ -67,17 +95,15 @@ class KnowledgeStore:
 
         self.path = path.resolve()
         self.path.mkdir(parents=True, exist_ok=True)
+        self._lock_file = _lock_directory(self.path)
         try:
             self._client = clickhouse_connect.get_client(dsn=f"chdb://{self.path}")
         except Exception as exc:
-            if "Cannot lock file" in str(exc):
-                hint = (
-                    "another process holds this directory (chDB locks it): wait for that "
-                    "`flowscope kb` or workflow run to finish"
-                )
-            else:
-                hint = "chDB allows one data directory per process; is another one open here?"
-            raise KnowledgeError(f"cannot open knowledge store {self.path}: {hint}") from exc
+            self._lock_file.close()
+            raise KnowledgeError(
+                f"cannot open knowledge store {self.path}: {exc} (chDB allows one data "
+                "directory per process; is another chDB directory open in this process?)"
+            ) from exc
         for statement in _SCHEMA:
             self._client.command(statement)
 

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 import docx
 import pytest
 
 from workflow_core.context import Services
-from workflow_core.documents import DocumentError, extract_file, extract_text
+from workflow_core.documents import DocumentError, DocumentExtractor, extract_file, extract_text
 from workflow_core.dsl import parse_app
 from workflow_core.runner import WorkflowRunner
 
@@ -146,3 +147,18 @@ def test_document_extractor_fails_on_unsupported_file_with_node_id(
     assert result.status == "failed"
     assert "extract (document-extractor)" in (result.error or "")
     assert "unsupported document type '.png'" in (result.error or "")
+
+
+def test_documents_service_slot_is_used_when_set(
+    tmp_path: Path, make_services: Callable[..., Services]
+) -> None:
+    class Upper(DocumentExtractor):
+        def extract(self, data: bytes, filename: str, mime_type: str | None = None) -> str:
+            return super().extract(data, filename, mime_type).upper()
+
+    (tmp_path / "b.txt").write_text("text body")
+    services = replace(make_services(), documents=Upper())
+    result = WorkflowRunner(extractor_app(False), services=services).run(  # type: ignore[arg-type]
+        {"doc": str(tmp_path / "b.txt")}
+    )
+    assert result.outputs["text"] == "TEXT BODY"
