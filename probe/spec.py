@@ -124,6 +124,7 @@ class Scope:
         self.node_type = node_type
         self.sampled = False
         self.span: Span | None = None
+        self._chain: Attributes | None = None
         self._own_fn = own_fn
         self._own_src = own_src
         if run is not None:
@@ -147,13 +148,12 @@ class Scope:
         return {**self.run.attrs, **chain}
 
     def _chain_only(self) -> Attributes:
-        try:
-            return self._chain
-        except AttributeError:
+        chain = self._chain
+        if chain is None:
             chain = dict(self.parent._chain_only()) if self.parent is not None else {}
             chain.update(self.own())
-            self._chain: Attributes = chain
-            return chain
+            self._chain = chain
+        return chain
 
     def kept_ancestor(self) -> Scope | None:
         """Nearest enclosing scope whose span was kept."""
