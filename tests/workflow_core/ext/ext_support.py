@@ -100,3 +100,23 @@ def run_cli(
 
 def last_json(stdout: str) -> Any:
     return json.loads(stdout.strip().splitlines()[-1])
+
+
+def app_from(
+    name: str, nodes: list[dict[str, Any]], edges: list[tuple[str, str]], mode: str = "workflow"
+) -> Any:
+    """A synthetic Dify app: ``nodes`` as ``{id, data}``, ``edges`` as (source, target)."""
+    from workflow_core.dsl import parse_app
+
+    raw = {
+        "app": {"name": name, "mode": mode},
+        "kind": "app",
+        "version": "0.1.5",
+        "workflow": {
+            "graph": {
+                "nodes": nodes,
+                "edges": [{"id": f"{s}-{t}", "source": s, "target": t} for s, t in edges],
+            }
+        },
+    }
+    return parse_app(raw, source=f"{name}.yml")

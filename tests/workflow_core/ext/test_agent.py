@@ -6,9 +6,10 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from ext_support import app_from
 
 from workflow_core.context import Services
-from workflow_core.dsl import DifyApp, parse_app
+from workflow_core.dsl import DifyApp
 from workflow_core.errors import DSLError
 from workflow_core.runner import WorkflowRunner
 
@@ -37,19 +38,7 @@ def agent_app(tools: list[dict[str, Any]], max_steps: int | None = None) -> Dify
         },
         {"id": "answer", "data": {"type": "answer", "title": "A", "answer": "{{#agent.text#}}"}},
     ]
-    edges = [
-        {"id": "a", "source": "start", "target": "agent"},
-        {"id": "b", "source": "agent", "target": "answer"},
-    ]
-    return parse_app(
-        {
-            "app": {"name": "agent", "mode": "advanced-chat"},
-            "kind": "app",
-            "version": "0.1.5",
-            "workflow": {"graph": {"nodes": nodes, "edges": edges}},
-        },
-        source="agent.yml",
-    )
+    return app_from("agent", nodes, [("start", "agent"), ("agent", "answer")], mode="advanced-chat")
 
 
 def call(expression: str) -> dict[str, Any]:

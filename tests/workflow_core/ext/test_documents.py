@@ -8,10 +8,10 @@ from pathlib import Path
 
 import docx
 import pytest
+from ext_support import app_from
 
 from workflow_core.context import Services
 from workflow_core.documents import DocumentError, DocumentExtractor, extract_file, extract_text
-from workflow_core.dsl import parse_app
 from workflow_core.runner import WorkflowRunner
 
 
@@ -105,19 +105,7 @@ def extractor_app(is_list: bool) -> object:
             },
         },
     ]
-    edges = [
-        {"id": "a", "source": "start", "target": "extract"},
-        {"id": "b", "source": "extract", "target": "end"},
-    ]
-    return parse_app(
-        {
-            "app": {"name": "extract", "mode": "workflow"},
-            "kind": "app",
-            "version": "0.1.5",
-            "workflow": {"graph": {"nodes": nodes, "edges": edges}},
-        },
-        source="extract.yml",
-    )
+    return app_from("extract", nodes, [("start", "extract"), ("extract", "end")])
 
 
 def test_document_extractor_node_single_file_and_list(

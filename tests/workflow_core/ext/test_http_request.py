@@ -9,10 +9,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from ext_support import LoopbackServer
+from ext_support import LoopbackServer, app_from
 
 from workflow_core.context import Services
-from workflow_core.dsl import parse_app
 from workflow_core.errors import DSLError
 from workflow_core.files import file_from_path
 from workflow_core.http_client import (
@@ -44,17 +43,7 @@ def http_app(data: dict[str, Any], *, file_input: bool = False) -> Any:
             },
         },
     ]
-    edges = [
-        {"id": "e1", "source": "start", "target": "req"},
-        {"id": "e2", "source": "req", "target": "end"},
-    ]
-    raw = {
-        "app": {"name": "http-test", "mode": "workflow"},
-        "kind": "app",
-        "version": "0.1.5",
-        "workflow": {"graph": {"nodes": nodes, "edges": edges}},
-    }
-    return parse_app(raw, source="http-test.yml")
+    return app_from("http-test", nodes, [("start", "req"), ("req", "end")])
 
 
 def run_http(services: Services, data: dict[str, Any], **inputs: Any) -> Any:

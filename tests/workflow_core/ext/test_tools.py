@@ -7,10 +7,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from ext_support import REPO, LoopbackServer
+from ext_support import REPO, LoopbackServer, app_from
 
 from workflow_core.context import Services
-from workflow_core.dsl import parse_app
 from workflow_core.errors import DSLError
 from workflow_core.runner import WorkflowRunner
 from workflow_core.tools.base import ToolError, ToolRunner
@@ -184,19 +183,7 @@ def tool_app(provider: str, tool: str) -> object:
             },
         },
     ]
-    edges = [
-        {"id": "a", "source": "start", "target": "calc"},
-        {"id": "b", "source": "calc", "target": "end"},
-    ]
-    return parse_app(
-        {
-            "app": {"name": "tool-test", "mode": "workflow"},
-            "kind": "app",
-            "version": "0.1.5",
-            "workflow": {"graph": {"nodes": nodes, "edges": edges}},
-        },
-        source="tool-test.yml",
-    )
+    return app_from("tool-test", nodes, [("start", "calc"), ("calc", "end")])
 
 
 def test_tool_node_renders_parameters_and_outputs_text_and_json(
