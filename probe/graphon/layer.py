@@ -69,8 +69,15 @@ def _round_own(src: tuple[str, int]) -> Attributes:
 
 @dataclass
 class _Round:
+    """A round span ends when its container has ended and every node of the round has ended —
+    in either order: the container can resume on another worker before the worker that ran the
+    round's last node has called its end hook."""
+
     scope: Scope
+    kind: str  # KIND_ITERATION / KIND_LOOP
     end_ns: int = 0
+    open_nodes: int = 0
+    closing: bool = False
 
 
 @dataclass
@@ -229,6 +236,9 @@ class FlowscopeLayer(Layer):  # type: ignore[misc,valid-type]
             assert parent is not None
             if parent_execution_id is not None and parent_execution_id in self._nodes:
                 parent = self._round_scope(rt, self._nodes[parent_execution_id])
+                round_ = self._rounds.get(id(parent))
+                if round_ is not None:
+                    round_.open_nodes += 1
         node_type = _text(node.node_type)
         scope = Scope(parent, parent.run, node_type, _node_own, node)
         decision = rt.sampler.decide(
@@ -274,7 +284,7 @@ class FlowscopeLayer(Layer):  # type: ignore[misc,valid-type]
                 f"{container.kind}[{index}]", _parent_context(scope), SpanKind.INTERNAL, attrs
             )
             scope.sampled = True
-        container.rounds[index] = self._rounds[id(scope)] = _Round(scope)
+        container.rounds[index] = self._rounds[id(scope)] = _Round(scope, container.kind)
         return scope
 
     def on_node_run_end(self, node: Any, error: Exception | None, result_event: Any = None) -> None:
@@ -297,16 +307,24 @@ class FlowscopeLayer(Layer):  # type: ignore[misc,valid-type]
         )
         failed = error is not None or status in ("failed", "exception")
         now = time.time_ns()
+        finished: list[_Round] = []
         with self._lock:
             enclosing = self._rounds.get(id(scope.parent))
             if enclosing is not None:  # a node of a round: the round lasts until it ends
                 enclosing.end_ns = max(enclosing.end_ns, now)
+                enclosing.open_nodes -= 1
+                if enclosing.closing and enclosing.open_nodes <= 0:
+                    finished.append(enclosing)
             for round_ in node_run.rounds.values():
+                round_.closing = True
+                if round_.open_nodes <= 0:
+                    finished.append(round_)
+            for round_ in finished:
                 self._rounds.pop(id(round_.scope), None)
-        for round_ in node_run.rounds.values():
+        for round_ in finished:
             if round_.scope.span is not None:
                 round_.scope.span.end(end_time=round_.end_ns or now)
-            rt.sampler.record(node_run.kind, scope.workflow, scope.node_type, False)
+            rt.sampler.record(round_.kind, scope.workflow, round_.scope.node_type, False)
         span = scope.span
         if span is not None:
             attrs: Attributes = {
