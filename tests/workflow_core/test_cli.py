@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from wfc_support import CORPUS
 
 FLOWSCOPE = [sys.executable, "-m", "workflow_core.cli"]
@@ -216,3 +217,32 @@ def test_repeat_shows_a_progress_bar_on_a_terminal() -> None:
     assert proc.returncode == 0
     terminal = b"".join(chunks).decode("utf-8", "replace")
     assert "0/3" in terminal and "SEO_Slug_Generator.yml:" in terminal
+
+
+OFFLINE_RUNS = {
+    "SEO_Slug_Generator": ["-i", "title=Ten tips for remote work"],
+    "translation_workflow": [
+        "-i",
+        "source_text=Good morning",
+        "-i",
+        "source_lang=English",
+        "-i",
+        "target_lang=German",
+    ],
+    "json-repair": ["-i", "llm_string={'a': 1,"],
+    "dify_course_demo": ["-i", "course_name=Rust"],
+    "Artifact": ["--query", "make a landing page"],
+    "llm_surrounded_game": ["--query", "#开始"],
+    "simple-kimi": ["-i", "web_search=关闭", "--query", "hello kimi"],
+}
+
+
+@pytest.mark.parametrize("name", sorted(OFFLINE_RUNS))
+def test_offline_corpus_file_runs_to_success_with_flowscope_run(name: str) -> None:
+    proc = _flowscope("run", str(CORPUS / f"{name}.yml"), *OFFLINE_RUNS[name], "--json")
+    assert proc.returncode == 0, proc.stderr
+    report = _last_json(proc.stdout)
+    assert report["status"] == "succeeded" and report["error"] is None
+    outputs = report["outputs"]
+    assert isinstance(outputs, dict) and outputs
+    assert all(value not in (None, "", [], {}) for value in outputs.values()), outputs
