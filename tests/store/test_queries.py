@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -16,7 +17,7 @@ from workflow_core.providers.base import Usage
 from workflow_core.runner import WorkflowRunner
 from workflow_core.store.errors import NotFoundError, StoreError
 from workflow_core.store.models import WorkflowRun
-from workflow_core.store.queries import RunHistory
+from workflow_core.store.queries import RunHistory, jsonable
 from workflow_core.store.sql_store import SqlRunStore
 
 CORPUS = Path("/work/shared/dify-dsl")
@@ -222,3 +223,19 @@ def test_runs_over_time_counts_runs_failures_and_cost_per_bucket(
     assert [(b.bucket, b.runs) for b in daily] == [(T0.replace(hour=0), 5)]
     with pytest.raises(StoreError, match="unit must be one of"):
         history.runs_over_time("decade")
+
+
+def test_results_serialise_to_plain_json(engine: Engine, history: RunHistory) -> None:
+    store = SqlRunStore(engine)
+    run_id = _record(store, "w", "succeeded", [("a", "succeeded", {"v": 1})], T0.timestamp())
+    with engine.begin() as connection:
+        connection.execute(
+            update(WorkflowRun).where(WorkflowRun.id == run_id).values(cost_usd=Decimal("0.125"))
+        )
+    page = jsonable(history.list_runs())
+    detail = jsonable(history.get_run(run_id))
+    assert json.loads(json.dumps(page)) == page  # nothing but JSON types
+    assert page["items"][0]["started_at"] == "2026-11-20T08:00:00+00:00"
+    assert page["items"][0]["cost_usd"] == 0.125
+    assert page["next_cursor"] is None
+    assert detail["nodes"][0]["outputs"] == {"v": 1}

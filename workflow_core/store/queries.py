@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, fields, is_dataclass
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -319,3 +319,19 @@ def _prompt_stats(r: RowMapping) -> PromptVersionStats:
 def _decimal(value: Any) -> Decimal | None:
     """Sums come back as Decimal (servers) or float (SQLite): one type for callers."""
     return None if value is None else Decimal(str(value))
+
+
+def jsonable(value: Any) -> Any:
+    """Any result of :class:`RunHistory` as JSON data: dataclasses as objects, datetimes as
+    ISO 8601 (UTC), Decimals as numbers — what an HTTP layer returns as is."""
+    if is_dataclass(value) and not isinstance(value, type):
+        return {f.name: jsonable(getattr(value, f.name)) for f in fields(value)}
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return float(value)
+    if isinstance(value, dict):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [jsonable(v) for v in value]
+    return value
