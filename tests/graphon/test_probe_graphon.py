@@ -159,3 +159,25 @@ def test_loop_rounds_give_the_same_tree_as_the_core(exporter: InMemorySpanExport
     echoes = [s for s in spans if s.name == "template-transform Echo"]
     (echo,) = [s for s in echoes if _parent(s, spans).name == "loop[2]"]
     assert echo.attributes["flowscope.loop.index"] == 2
+
+
+def test_parallel_branches_on_two_workers_each_keep_their_own_node_context(
+    exporter: InMemorySpanExporter,
+) -> None:
+    from workflow_core.providers.simulated import SimulatedLLM
+
+    path = Path(__file__).parent / "data" / "parallel_demo.yml"
+    core = WorkflowRunner(load_app(path)).run({"topic": "tracing"})
+    core_tree = span_tree(from_sdk(exporter.get_finished_spans()))
+    exporter.clear()
+    graphon = run_file(path, {"topic": "tracing"}, llm_client=SimulatedLLM(latency_ms=300))
+    spans = list(exporter.get_finished_spans())
+
+    assert plain(graphon.outputs) == core.outputs
+    assert span_tree(from_sdk(spans)) == core_tree
+    chats = {s.name: s for s in spans if s.attributes.get("flowscope.span.kind") == "llm"}
+    pros, cons = chats["chat gpt-4o-mini"], chats["chat gpt-4o"]
+    assert pros.start_time < cons.end_time and cons.start_time < pros.end_time  # concurrent
+    for chat, node, node_id in ((pros, "llm Pros", "left"), (cons, "llm Cons", "right")):
+        assert _parent(chat, spans).name == node
+        assert chat.attributes["flowscope.node.id"] == node_id
