@@ -9,7 +9,10 @@ process).
 from __future__ import annotations
 
 import json
+import os
 import re
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -177,29 +180,66 @@ def test_document_chat_answers_from_the_local_knowledge_base(
     assert "Installing a workflow engine" in result["outputs"]["output"]
 
 
+DEEP_RESEARCHER_SCRIPT = """
+import json, sys
+from workflow_core.conversation import MemoryConversationStore
+from workflow_core.dsl import load_app
+from workflow_core.providers.simulated import SimulatedLLM
+from workflow_core.runner import WorkflowRunner
+from workflow_core.settings import RunSettings
+
+# The keyword extractors feed the iterations; give them keywords the KB can answer.
+script = {
+    "1739191349072": json.dumps({"Keyword1": ["token usage cost", "chunk overlap"]}),
+    "17391916626840": json.dumps({"Keyword2": ["vector search cosine"]}),
+    "17391916638460": json.dumps({"Keyword3": ["install the engine"]}),
+    "17391916650280": json.dumps({"Keyword4": ["tracing spans"]}),
+}
+settings = RunSettings(code_patch_sleep=True)
+services = settings.default_services()
+services.llm = SimulatedLLM(script=script)
+runner = WorkflowRunner(load_app(sys.argv[1]), services=services, settings=settings,
+                        conversation_store=MemoryConversationStore())
+replies, knowledge, wiki = [], [], []
+for query in ("LLM observability", "cost", "latency", "sampling", "go"):
+    r = runner.run({"Research_Theme": "LLM observability"}, query=query, conversation_id="c1")
+    assert r.status == "succeeded", r.error
+    replies.append(r.answer)
+    for n in r.node_results:
+        if n.node_type == "knowledge-retrieval":
+            knowledge.append([n.inputs["query"], n.outputs["result"]])
+        if n.node_type == "tool":
+            wiki.append(n.outputs["text"])
+print(json.dumps({"replies": replies, "knowledge": knowledge, "wiki": wiki}))
+"""
+
+
 def test_deep_researcher_five_turns_use_knowledge_and_wikipedia(
     corpus_kb: dict[str, str],
 ) -> None:
-    app = str(CORPUS / "Deep_Researcher_On_Dify.yml")
-    replies = []
-    for query in ("LLM observability", "cost", "latency", "sampling", "go"):
-        done = run_cli(
-            "run",
-            app,
-            "-i",
-            "Research_Theme=LLM observability",
-            "-q",
-            query,
-            "--conversation",
-            "research-1",
-            "--json",
-            env=corpus_kb,
-        )
-        assert done.returncode == 0, done.stderr
-        result = last_json(done.stdout)
-        assert result["status"] == "succeeded", result["error"]
-        replies.append(result["outputs"]["answer"])
+    """Five chat turns in one process (the knowledge store is opened once), real chDB KB."""
+    done = subprocess.run(
+        [sys.executable, "-c", DEEP_RESEARCHER_SCRIPT, str(CORPUS / "Deep_Researcher_On_Dify.yml")],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **corpus_kb},
+        timeout=600,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    report = last_json(done.stdout)
+    replies = report["replies"]
     assert replies[0].startswith("为了更好的回答这个问题")
-    final = replies[-1]
-    assert final.count("<h2>") == 4  # four research angles
-    assert "正在分析研究主题" in final
+    assert replies[-1].count("<h2>") == 4  # four research angles
+    # Each keyword was looked up in the local KB and found its document.
+    found = {query: [hit["title"] for hit in hits] for query, hits in report["knowledge"]}
+    assert found["chunk overlap"][0] == "faq.md"
+    assert found["vector search cosine"][0] == "architecture.md"
+    assert found["install the engine"][0] == "installation.md"
+    assert all(
+        hit["metadata"]["dataset_name"] == "workflow-docs"
+        for _, hits in report["knowledge"]
+        for hit in hits
+    )
+    # The fourth angle searched the offline web through the wikipedia_search tool.
+    assert report["wiki"] and report["wiki"][0].startswith("OpenTelemetry in brief")
