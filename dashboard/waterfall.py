@@ -23,6 +23,7 @@ KIND_COLORS = {
     "trigger": "#ffb224",
 }
 ERROR_COLOR = "#e5484d"
+EMPTY_COLOR = "#e2a336"  # a retrieval that silently returned nothing
 OTHER_COLOR = "#8b8d98"
 
 
@@ -39,6 +40,11 @@ class Row:
 
 def is_llm(span: Span) -> bool:
     return span.kind == "llm"
+
+
+def is_empty_retrieval(span: Span) -> bool:
+    """A retrieval span that recorded a result count of zero (the seed's silent failure)."""
+    return span.kind == "retrieval" and span.attr("flowscope.retrieval.result_count") == "0"
 
 
 def tree_rows(spans: list[Span]) -> list[Row]:
@@ -92,7 +98,12 @@ def waterfall_figure(rows: list[Row], selected: str | None = None) -> go.Figure:
     """Horizontal bars from each span's start to its end, in ms from the trace's start."""
     t0 = min((r.span.start_time_unix_nano for r in rows), default=0)
     colors = [
-        ERROR_COLOR if r.span.is_error else KIND_COLORS.get(r.span.kind, OTHER_COLOR) for r in rows
+        ERROR_COLOR
+        if r.span.is_error
+        else EMPTY_COLOR
+        if is_empty_retrieval(r.span)
+        else KIND_COLORS.get(r.span.kind, OTHER_COLOR)
+        for r in rows
     ]
     fig = go.Figure(
         go.Bar(

@@ -20,7 +20,7 @@ from dashboard.ui import (
     link_buttons,
     url_select,
 )
-from dashboard.waterfall import Row, tree_rows, waterfall_figure
+from dashboard.waterfall import Row, is_empty_retrieval, tree_rows, waterfall_figure
 
 HEX32 = re.compile(r"[0-9a-fA-F]{32}")
 STATUSES = ("any", "ok", "error")
@@ -119,6 +119,14 @@ def _span_details(ctx: PageContext, trace: Trace, row: Row) -> None:
     message = span.status_message or span.attr("flowscope.error.message")
     if message:
         st.error(message, icon=":material/error:")
+    if is_empty_retrieval(span):
+        st.warning(
+            f"This retrieval returned **no chunks** in {fmt_ms(span.duration_ns / 1e6)} "
+            f"(query: {span.attr('flowscope.retrieval.query') or 'not recorded'!r}). A silent "
+            "empty result usually means the vector store failed underneath (a shard timing out); "
+            "open the infrastructure links below for this span's logs and backend trace.",
+            icon=":material/search_off:",
+        )
     link_buttons(
         ctx,
         trace_id=trace.trace_id,
@@ -193,7 +201,15 @@ def _trace_view(ctx: PageContext, trace_id: str) -> None:
     cols = st.columns(5)
     cols[0].metric("Duration", fmt_ms((end - start) / 1e6), border=True)
     cols[1].metric("Spans", f"{len(trace.spans):,}", border=True)
-    cols[2].metric("Errors", f"{sum(s.is_error for s in trace.spans):,}", border=True)
+    empty = sum(is_empty_retrieval(s) for s in trace.spans)
+    cols[2].metric(
+        "Errors",
+        f"{sum(s.is_error for s in trace.spans):,}",
+        border=True,
+        delta=f"{empty} empty retrieval(s)" if empty else None,
+        delta_color="inverse",
+        delta_arrow="off",
+    )
     total_in = sum(r.input_tokens for r in rows if r.depth == 0)
     total_out = sum(r.output_tokens for r in rows if r.depth == 0)
     cols[3].metric("Tokens in / out", f"{total_in:,} / {total_out:,}", border=True)

@@ -32,6 +32,7 @@ MS = 1_000_000
 SERVICE = "shop-api"
 SEO = "SEO Slug Generator"
 TRANSLATE = "translation_workflow"
+RAG = "RAG support bot"
 
 
 def free_port() -> int:
@@ -112,6 +113,7 @@ class KnownRun:
     workflow: str
     failed: bool
     node_spans: dict[str, str] = field(default_factory=dict)  # node id -> span id
+    retrieval_span: str = ""
 
 
 @dataclass
@@ -174,6 +176,25 @@ class _Sender:
             run.node_spans[node["id"]] = _hex(span, "span")
             if "llm" in node:
                 self._llm(span, wf, node, t + MS)
+            if "retrieval" in node:
+                query, count = node["retrieval"]
+                child = self.tracer.start_span(
+                    "retrieve support-kb",
+                    context=trace.set_span_in_context(span),
+                    start_time=t + MS,
+                    attributes={
+                        **wf,
+                        "flowscope.span.kind": "retrieval",
+                        "flowscope.node.id": node["id"],
+                        "flowscope.node.type": node["type"],
+                        "flowscope.node.title": node["title"],
+                        "flowscope.retrieval.query": query,
+                        "flowscope.retrieval.result_count": count,
+                        "flowscope.retrieval.dataset_ids": ["support-kb"],
+                    },
+                )
+                run.retrieval_span = _hex(child, "span")
+                child.end(end_time=t + (node["ms"] - 1) * MS)
             if node.get("error"):
                 span.set_status(Status(StatusCode.ERROR, node["error"]))
                 span.add_event("exception", {"exception.message": node["error"]})
@@ -260,8 +281,39 @@ def translate_nodes(fail: bool) -> list[dict[str, Any]]:
     return [{"id": "2000", "type": "start", "title": "Start", "ms": 2}, llm]
 
 
+def rag_nodes() -> list[dict[str, Any]]:
+    """The seed's story: the retriever runs fast and silently returns nothing."""
+    return [
+        {
+            "id": "3000",
+            "type": "start",
+            "title": "Start",
+            "ms": 1,
+            "outputs": {"query": "How do I reset my password?"},
+        },
+        {
+            "id": "3001",
+            "type": "knowledge-retrieval",
+            "title": "Search docs",
+            "ms": 12,
+            "retrieval": ("How do I reset my password?", 0),
+            "inputs": {"query": "How do I reset my password?"},
+            "outputs": {"result": []},
+        },
+        {
+            "id": "3002",
+            "type": "answer",
+            "title": "Answer",
+            "ms": 2,
+            "inputs": {"context": ""},
+            "outputs": {"answer": ""},
+        },
+    ]
+
+
 def send_known_spans(url: str) -> Known:
-    """3 SEO runs and 2 translation runs (the second failed), in the last hour, oldest first."""
+    """3 SEO runs, 2 translation runs (the second failed) and a RAG run whose retrieval came back
+    empty, in the last hour, oldest first."""
     sender = _Sender(url)
     now = time.time_ns()
     start = now - 50 * 60 * 1_000_000_000
@@ -269,6 +321,7 @@ def send_known_spans(url: str) -> Known:
         sender.run(SEO, start + i * 60_000 * MS, seo_nodes(i), fail=False)
     for i, fail in enumerate((False, True)):
         sender.run(TRANSLATE, start + (5 + i) * 60_000 * MS, translate_nodes(fail), fail=fail)
+    sender.run(RAG, start + 8 * 60_000 * MS, rag_nodes(), fail=False)
     sender.provider.shutdown()
     return sender.known
 
@@ -283,7 +336,7 @@ def wait_stored(url: str, known: Known, timeout: float = 90) -> None:
         nodes = httpx.get(f"{url}/api/stats/nodes", timeout=10)
         if traces.status_code == 200 and nodes.status_code == 200:
             got = {t["trace_id"] for t in traces.json()["traces"]}
-            if expected <= got and sum(n["count"] for n in nodes.json()["nodes"]) >= 13:
+            if expected <= got and sum(n["count"] for n in nodes.json()["nodes"]) >= 16:
                 return
         if time.monotonic() > deadline:
             raise RuntimeError(f"store has {sorted(got)}, expected {sorted(expected)}")

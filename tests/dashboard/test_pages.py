@@ -11,7 +11,7 @@ from typing import Any
 
 import httpx
 import pytest
-from known_store import SEO, TRANSLATE, Known  # type: ignore[import-not-found]
+from known_store import RAG, SEO, TRANSLATE, Known  # type: ignore[import-not-found]
 from streamlit.testing.v1 import AppTest
 
 APP = str(Path(__file__).resolve().parents[2] / "dashboard" / "app.py")
@@ -55,11 +55,11 @@ def test_overview_headline_equals_store_and_sent_totals(
     at = app(url, monkeypatch, "overview")
     shown = metrics(at)
     stored = api(url, "/api/stats/overview")
-    assert stored["runs"] == len(known.runs) == 5
+    assert stored["runs"] == len(known.runs) == 6
     assert shown["Runs"] == str(stored["runs"])
     assert shown["Tokens"] == f"{stored['total_tokens']:,}" == "2,060"
     assert shown["Total cost"] == f"${stored['total_cost_usd']:,.4f}" == "$0.0260"
-    assert shown["Error rate"] == f"{stored['error_rate']:.1%}" == "20.0%"
+    assert shown["Error rate"] == f"{stored['error_rate']:.1%}" == "16.7%"
     assert shown["p95"] == f"{stored['p95_ms']:,.0f} ms"
     links = [m.proto.label for m in at.get("page_link")]
     assert any("translation_workflow · Translate" in label for label in links), links
@@ -84,7 +84,7 @@ def test_nodes_table_equals_store_row_by_row(
     at = app(url, monkeypatch, "nodes")
     table = frame(at, "cost_share")
     stored = api(url, "/api/stats/nodes")["nodes"]
-    assert len(table) == len(stored) == 5
+    assert len(table) == len(stored) == 8
     for node in stored:
         row = table[(table["workflow"] == node["workflow"]) & (table["node_id"] == node["node_id"])]
         assert len(row) == 1, node
@@ -170,6 +170,18 @@ def test_trace_view_shows_hierarchy_node_io_and_infra_links(
     assert (f"http://logs.test/explore?q={run.trace_id}&span={run.node_spans['1712']}") in hrefs
 
 
+def test_empty_retrieval_span_is_flagged_with_its_infra_links(
+    known_collector: tuple[str, Known], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url, known = known_collector
+    (run,) = known.of(RAG)
+    at = app(url, monkeypatch, "traces", trace=run.trace_id, span=run.retrieval_span)
+    assert "no chunks" in at.warning[0].value
+    assert "How do I reset my password?" in at.warning[0].value
+    hrefs = [b.proto.url for b in at.get("link_button")]
+    assert f"http://logs.test/explore?q={run.trace_id}&span={run.retrieval_span}" in hrefs
+
+
 def test_runs_diff_shows_deltas_and_highlights(
     known_collector: tuple[str, Known], monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -231,4 +243,4 @@ def test_shared_secret_login_gate(
     assert at.error[0].value == "Wrong password."
     at.text_input(key="login_password").input("s3cret")
     at.button[0].click().run()
-    assert metrics(at)["Runs"] == "5"
+    assert metrics(at)["Runs"] == "6"

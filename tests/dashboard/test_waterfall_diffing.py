@@ -6,7 +6,7 @@ from typing import Any
 
 from dashboard.client import Span
 from dashboard.diffing import INS, diff_html, json_diff, text_diff_html
-from dashboard.waterfall import tree_rows, waterfall_figure
+from dashboard.waterfall import EMPTY_COLOR, KIND_COLORS, tree_rows, waterfall_figure
 
 
 def span(sid: str, parent: str, start: int, kind: str, **attrs: Any) -> Span:
@@ -81,3 +81,14 @@ def test_diff_picks_key_diff_for_json_objects_and_word_diff_otherwise() -> None:
     left, right = diff_html("plain old", "plain new")
     assert "<b>" not in right and INS.format("new") in right
     assert "<b>" not in left
+
+
+def test_empty_retrieval_bar_stands_out() -> None:
+    rows = tree_rows(
+        [
+            span("r", "", 0, "retrieval", **{"flowscope.retrieval.result_count": "0"}),
+            span("ok", "", 1, "retrieval", **{"flowscope.retrieval.result_count": "3"}),
+        ]
+    )
+    colors = list(waterfall_figure(rows).data[0].marker.color)
+    assert colors == [EMPTY_COLOR, KIND_COLORS["retrieval"]]

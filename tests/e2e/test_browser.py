@@ -22,6 +22,7 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "tests" / "dashboard"))
 
 from known_store import (  # type: ignore[import-not-found]  # noqa: E402
+    RAG,
     SEO,
     TRANSLATE,
     Known,
@@ -155,12 +156,24 @@ def test_pasted_deep_links_open_the_same_view(
     expect(page.get_by_role("heading", name="end End")).to_be_visible(timeout=60_000)
     page.goto(f"{url}/nodes?node={TRANSLATE}/2001&types=llm")
     expect(page.get_by_text("Translate · llm")).to_be_visible(timeout=90_000)
+    # the seed's story: a fast, silently empty retrieval, flagged, with its infrastructure link
+    (rag,) = known.of(RAG)
+    page.goto(f"{url}/traces?trace={rag.trace_id}&span={rag.retrieval_span}")
+    expect(page.get_by_text("returned no chunks")).to_be_visible(timeout=90_000)
+    settled(page)
+    href = page.get_by_role("link", name="Open in Jaeger").last.get_attribute("href") or ""
+    assert rag.trace_id in href and rag.retrieval_span in href
+    shoot(page, "empty-retrieval", main=True)
     page.close()
 
 
 def test_models_and_prompt_pages_render(stack: tuple[str, Known, str], browser: Browser) -> None:
     url, _, _ = stack
     page = browser.new_page(viewport={"width": 1440, "height": 1500})
+    page.goto(f"{url}/traces")
+    expect(page.get_by_text("most recent traces")).to_be_visible(timeout=90_000)
+    settled(page)
+    shoot(page, "traces", main=True)
     page.goto(f"{url}/models")
     expect(page.get_by_text("Cost by model")).to_be_visible(timeout=90_000)
     settled(page)
