@@ -83,6 +83,8 @@ class RunContext:
     inputs: dict[str, Any] = field(default_factory=dict)
     node_id: str | None = None
     attempt: int = 1
+    #: Round of the innermost iteration / loop this node runs in, else ``None``.
+    round_index: int | None = None
     llm_calls: list[LLMCall] = field(default_factory=list)
 
     # -- variables ------------------------------------------------------------------------
@@ -129,9 +131,9 @@ class RunContext:
         )
         return response
 
-    def run_scope(self, container_id: str, pool: VariablePool) -> None:
-        """Run the child graph of container ``container_id`` on ``pool``."""
-        self.executor.run_scope(container_id, self.derive(pool=pool))
+    def run_scope(self, container_id: str, pool: VariablePool, index: int | None = None) -> None:
+        """Run the child graph of container ``container_id`` on ``pool`` (round ``index``)."""
+        self.executor.run_scope(container_id, self.derive(pool=pool, round_index=index))
 
     def derive(self, **changes: Any) -> RunContext:
         """A copy for another node execution (fresh attempt counter and LLM call list)."""

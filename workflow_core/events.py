@@ -45,6 +45,7 @@ class NodeFinished:
     usage: Usage
     llm_calls: tuple[LLMCall, ...] = field(default_factory=tuple)
     scope: str | None = None
+    round_index: int | None = None
 
     @classmethod
     def from_result(cls, run_id: str, result: NodeResult) -> NodeFinished:
@@ -63,6 +64,7 @@ class NodeFinished:
             usage=result.usage,
             llm_calls=result.llm_calls,
             scope=result.scope,
+            round_index=result.round_index,
         )
 
 

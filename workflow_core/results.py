@@ -31,6 +31,8 @@ class NodeResult:
     llm_calls: tuple[LLMCall, ...] = ()
     #: Container id when the node ran inside an iteration / loop round, else ``None``.
     scope: str | None = None
+    #: Round index inside that container.
+    round_index: int | None = None
 
     @property
     def duration_s(self) -> float:

@@ -242,6 +242,7 @@ class WorkflowRunner:
             finished_at=time.time(),
             llm_calls=tuple(ctx.llm_calls),
             scope=node.parent_id,
+            round_index=ctx.round_index,
         )
         self._notify("on_node_finish", NodeFinished.from_result(ctx.run_id, result))
         return result

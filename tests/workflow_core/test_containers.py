@@ -250,3 +250,23 @@ def test_iteration_over_empty_list_outputs_empty_list_without_rounds() -> None:
     result = runner_for(make_app(nodes, edges)).run({})
     assert result.outputs == {"out": []}
     assert "c" not in result.node_order()
+
+
+def test_nodes_inside_rounds_report_their_container_and_round() -> None:
+    nodes = [
+        *_start_with_list([5, 6]),
+        *_iteration("it", ["src", "items"], ["c", "y"]),
+        code_node(
+            "c",
+            "def main(x: int) -> dict:\n    return {'y': x}\n",
+            {"y": "number"},
+            {"x": ["it", "item"]},
+            parent="it",
+        ),
+    ]
+    edges = [edge("s", "src"), edge("src", "it"), edge("itstart", "c")]
+    result = runner_for(make_app(nodes, edges)).run({})
+    rounds = [(r.scope, r.round_index) for r in result.node_results if r.node_id == "c"]
+    assert rounds == [("it", 0), ("it", 1)]
+    outer = next(r for r in result.node_results if r.node_id == "it")
+    assert (outer.scope, outer.round_index) == (None, None)

@@ -98,7 +98,7 @@ class IterationNode(Node[IterationData]):
         pool.set((self.id, "item"), item)
         pool.set((self.id, "index"), index)
         before = dict(pool.items("conversation"))
-        ctx.run_scope(self.id, pool)
+        ctx.run_scope(self.id, pool, index)
         for name, value in pool.items("conversation"):  # conversation writes flow back
             if name not in before or before[name] != value:
                 ctx.pool.set(("conversation", name), value)

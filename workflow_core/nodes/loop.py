@@ -102,5 +102,5 @@ class LoopNode(Node[LoopData]):
     def run_round(self, index: int, ctx: RunContext) -> Any:
         """Run the child graph once on the shared pool; return the loop variables after it."""
         ctx.set((self.id, "index"), index)
-        ctx.run_scope(self.id, ctx.pool)
+        ctx.run_scope(self.id, ctx.pool, index)
         return {v.label: ctx.get((self.id, v.label)) for v in self.config.loop_variables}
