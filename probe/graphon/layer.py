@@ -75,6 +75,7 @@ class _Round:
 
     scope: Scope
     kind: str  # KIND_ITERATION / KIND_LOOP
+    container: _NodeRun
     end_ns: int = 0
     open_nodes: int = 0
     closing: bool = False
@@ -86,6 +87,8 @@ class _NodeRun:
     kind: str  # KIND_ITERATION / KIND_LOOP for containers, else KIND_NODE
     retries: int = 0
     rounds: dict[int, _Round] = field(default_factory=dict)
+    # A container whose rounds are still open when it ends keeps its span open until they close.
+    open_rounds: int = 0
 
 
 class FlowscopeLayer(Layer):  # type: ignore[misc,valid-type]
@@ -284,7 +287,7 @@ class FlowscopeLayer(Layer):  # type: ignore[misc,valid-type]
                 f"{container.kind}[{index}]", _parent_context(scope), SpanKind.INTERNAL, attrs
             )
             scope.sampled = True
-        container.rounds[index] = self._rounds[id(scope)] = _Round(scope, container.kind)
+        container.rounds[index] = self._rounds[id(scope)] = _Round(scope, container.kind, container)
         return scope
 
     def on_node_run_end(self, node: Any, error: Exception | None, result_event: Any = None) -> None:
@@ -307,7 +310,10 @@ class FlowscopeLayer(Layer):  # type: ignore[misc,valid-type]
         )
         failed = error is not None or status in ("failed", "exception")
         now = time.time_ns()
+        if scope.span is not None:
+            self._finish_node_span(rt, scope.span, node_run, status, failed, result, error)
         finished: list[_Round] = []
+        late_containers: list[_NodeRun] = []  # ended earlier, waiting for this node's round
         with self._lock:
             enclosing = self._rounds.get(id(scope.parent))
             if enclosing is not None:  # a node of a round: the round lasts until it ends
@@ -315,39 +321,56 @@ class FlowscopeLayer(Layer):  # type: ignore[misc,valid-type]
                 enclosing.open_nodes -= 1
                 if enclosing.closing and enclosing.open_nodes <= 0:
                     finished.append(enclosing)
+            node_run.open_rounds = len(node_run.rounds)
             for round_ in node_run.rounds.values():
                 round_.closing = True
                 if round_.open_nodes <= 0:
                     finished.append(round_)
             for round_ in finished:
                 self._rounds.pop(id(round_.scope), None)
+                container = round_.container
+                container.open_rounds -= 1
+                if container is not node_run and container.open_rounds == 0:
+                    late_containers.append(container)
+            end_now = node_run.open_rounds == 0  # else the last round's last node ends it
         for round_ in finished:
             if round_.scope.span is not None:
                 round_.scope.span.end(end_time=round_.end_ns or now)
             rt.sampler.record(round_.kind, scope.workflow, round_.scope.node_type, False)
-        span = scope.span
-        if span is not None:
-            attrs: Attributes = {
-                semconv.RETRY_ATTEMPT: node_run.retries + 1,
-                semconv.NODE_STATUS: status,
-            }
-            if status == "exception":
-                attrs[semconv.ERROR_STRATEGY_OUTCOME] = "handled"
-            if rt.capture is not None and result is not None:
-                attrs[semconv.NODE_INPUTS] = rt.capture.capture(dict(result.inputs or {}))
-                attrs[semconv.NODE_OUTPUTS] = rt.capture.capture(dict(result.outputs or {}))
-            message = _text(getattr(result, "error", None) or (error and str(error)))
-            if message:
-                attrs["flowscope.error.message"] = (
-                    rt.capture.scrub(message) if rt.capture else "error"
-                )
-            span.set_attributes(attrs)
-            if error is not None:
-                span.record_exception(error)
-            if failed:
-                span.set_status(Status(StatusCode.ERROR))
-            span.end(end_time=now)
+        for container in late_containers:
+            if container.scope.span is not None:
+                container.scope.span.end(end_time=now)
+        if end_now and scope.span is not None:
+            scope.span.end(end_time=now)
         rt.sampler.record(semconv.KIND_NODE, scope.workflow, scope.node_type, failed)
+
+    @staticmethod
+    def _finish_node_span(
+        rt: Runtime,
+        span: Any,
+        node_run: _NodeRun,
+        status: str,
+        failed: bool,
+        result: Any,
+        error: Any,
+    ) -> None:
+        attrs: Attributes = {
+            semconv.RETRY_ATTEMPT: node_run.retries + 1,
+            semconv.NODE_STATUS: status,
+        }
+        if status == "exception":
+            attrs[semconv.ERROR_STRATEGY_OUTCOME] = "handled"
+        if rt.capture is not None and result is not None:
+            attrs[semconv.NODE_INPUTS] = rt.capture.capture(dict(result.inputs or {}))
+            attrs[semconv.NODE_OUTPUTS] = rt.capture.capture(dict(result.outputs or {}))
+        message = _text(getattr(result, "error", None) or (error and str(error)))
+        if message:
+            attrs["flowscope.error.message"] = rt.capture.scrub(message) if rt.capture else "error"
+        span.set_attributes(attrs)
+        if error is not None:
+            span.record_exception(error)
+        if failed:
+            span.set_status(Status(StatusCode.ERROR))
 
 
 def _parent_context(scope: Scope) -> otel_context.Context | None:

@@ -78,7 +78,9 @@ def test_round_spans_carry_their_index_and_pass_it_to_the_nodes_inside(
     for round_span in rounds:
         index = round_span.attributes["flowscope.iteration.index"]
         assert round_span.name == f"iteration[{index}]"
-        assert _parent(round_span, spans).attributes["flowscope.node.type"] == "iteration"
+        container = _parent(round_span, spans)
+        assert container.attributes["flowscope.node.type"] == "iteration"
+        assert container.end_time >= round_span.end_time
         inside = [s for s in spans if s.parent and s.parent.span_id == round_span.context.span_id]
         assert {s.attributes["flowscope.iteration.index"] for s in inside} == {index}
         assert round_span.end_time >= max(s.end_time for s in inside)
