@@ -1,13 +1,15 @@
 """Probe overhead per node call: ``python -m bench.probe_overhead [--calls 300] [--rounds 60]``.
 
-One process, one run, five ways of calling the real ``WorkflowRunner.execute_node`` on an
+One process, one run, several ways of calling the real ``WorkflowRunner.execute_node`` on an
 iteration node over an empty list (small inputs and outputs, and — unlike leaf nodes, which the
 runner runs on a helper thread to enforce timeouts — no thread start whose jitter would swamp
 the figures):
 
 - ``baseline``   — the original method, no probe;
 - ``drop_path``  — the probe's wrapper, the node span sampled out by a real policy (rate 0);
+  ``drop_path_const`` — the same with a constant sampler, i.e. the probe's own part of it;
 - ``sampled``    — the probe's wrapper, the span kept (rate 1), inputs/outputs captured;
+  ``sampled_no_capture`` — the same with ``FLOWSCOPE_CAPTURE_CONTENT=false``;
 - ``otel_bare``  — the original method inside a bare SDK span (``start_as_current_span``) with
   the attributes the probe records for that node;
 - ``otel_drop``  — the same with the SDK's own sampled-out path (``ALWAYS_OFF`` sampler).
@@ -57,18 +59,20 @@ class DiscardingExporter(SpanExporter):
         return None
 
 
-class SwitchSampler:
-    """Delegates to one of two real policy samplers; the bench flips it between rounds."""
+class _ConstantDrop:
+    """The cheapest possible SpanSampler: drops everything, records nothing."""
 
-    def __init__(self, keep: Any, drop: Any) -> None:
-        self.keep, self.drop = keep, drop
-        self.current = keep
+    _DROP: Any = None
 
     def decide(self, *args: Any) -> Any:
-        return self.current.decide(*args)
+        if _ConstantDrop._DROP is None:
+            from probe.sampling.api import Decision
+
+            _ConstantDrop._DROP = Decision(False, 0.0, "constant")
+        return _ConstantDrop._DROP
 
     def record(self, *args: Any) -> None:
-        self.current.record(*args)
+        return None
 
 
 def _provider(exporter: SpanExporter, **kwargs: Any) -> TracerProvider:
@@ -154,17 +158,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     import probe
     from probe.sampling import load_sampler
     from probe.settings import ProbeSettings
+    from probe.targets import WORKFLOW_CORE
 
     baseline_call, runner, spec, ctx = _node_call()
     with tempfile.TemporaryDirectory() as tmp:
         keep_file, drop_file = Path(tmp, "keep.yaml"), Path(tmp, "drop.yaml")
         keep_file.write_text(POLICY.format(rule="keep", rate=1.0), encoding="utf-8")
         drop_file.write_text(POLICY.format(rule="drop", rate=0.0), encoding="utf-8")
-        sampler = SwitchSampler(
-            load_sampler(str(keep_file), watch=False), load_sampler(str(drop_file), watch=False)
-        )
-
-    settings = ProbeSettings(traces_exporter="none", metrics_exporter="none")
+        keep = load_sampler(str(keep_file), watch=False)
+        drop = load_sampler(str(drop_file), watch=False)
 
     def probe_call() -> Any:
         return runner.execute_node(spec, ctx)  # as the runner calls it: bound
@@ -180,13 +182,33 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     # The attributes the probe records on this node's span, for the bare SDK spans.
     name = "iteration Each item"
-    attributes = _probe_attributes(probe_call, sampler)
+    attributes = _probe_attributes(probe_call, keep)
 
     bare_tracer = _provider(DiscardingExporter()).get_tracer("bench")
     off_tracer = _provider(DiscardingExporter(), sampler=ALWAYS_OFF).get_tracer("bench")
-
     probe_provider = _provider(DiscardingExporter())
-    probe.instrument(settings=settings, tracer_provider=probe_provider, sampler=sampler)
+    configs: dict[str, tuple[Any, bool]] = {
+        "drop": (drop, True),
+        "drop_const": (_ConstantDrop(), True),
+        "keep": (keep, True),
+        "keep_no_capture": (keep, False),
+    }
+    active: list[str] = []
+
+    def use(config: str | None) -> None:
+        """Instrument with ``config`` (the probe exactly as configured, no test doubles)."""
+        if config is None or (active and active[0] == config):
+            return
+        probe.uninstrument()
+        sampler, capture = configs[config]
+        settings = ProbeSettings(
+            traces_exporter="none", metrics_exporter="none", capture_content=capture
+        )
+        probe.instrument(
+            settings=settings, tracer_provider=probe_provider, sampler=sampler,
+            targets=[WORKFLOW_CORE],
+        )  # fmt: skip
+        active[:] = [config]
 
     def bare_call() -> Any:
         with bare_tracer.start_as_current_span(name, attributes=attributes):
@@ -196,25 +218,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         with off_tracer.start_as_current_span(name, attributes=attributes):
             return baseline_call()
 
-    def dropped_call() -> Any:
-        return probe_call()
-
-    modes: dict[str, tuple[Callable[[], Any], Any]] = {
+    modes: dict[str, tuple[Callable[[], Any], str | None]] = {
         "baseline": (baseline_call, None),
-        "drop_path": (dropped_call, sampler.drop),
-        "sampled": (probe_call, sampler.keep),
+        "drop_path": (probe_call, "drop"),
+        "drop_path_const": (probe_call, "drop_const"),
+        "sampled": (probe_call, "keep"),
+        "sampled_no_capture": (probe_call, "keep_no_capture"),
         "otel_bare": (bare_call, None),
         "otel_drop": (off_call, None),
     }
-    for call, choice in modes.values():  # warm-up
-        if choice is not None:
-            sampler.current = choice
+    for call, config in modes.values():  # warm-up
+        use(config)
         _time(call, max(100, args.calls // 10))
     per_round: dict[str, list[float]] = {mode: [] for mode in modes}
     for _ in range(args.rounds):
-        for mode, (call, choice) in modes.items():
-            if choice is not None:
-                sampler.current = choice
+        for mode, (call, config) in modes.items():
+            use(config)
             per_round[mode].append(_time(call, args.calls))
     probe.uninstrument()
 
@@ -237,6 +256,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         "otel_drop_us": round(added["otel_drop"], 3),
         "drop_ratio": round(added["drop_path"] / added["otel_drop"], 3),
         "sampled_ratio": round(added["sampled"] / added["otel_bare"], 3),
+        # The probe's own drop path: a constant sampler (decide/record cost ~nothing), i.e.
+        # drop_path_us minus the policy sampler's decide + record.
+        "drop_path_const_sampler_us": round(added["drop_path_const"], 3),
+        "drop_const_sampler_ratio": round(added["drop_path_const"] / added["otel_drop"], 3),
+        # Without payload capture (FLOWSCOPE_CAPTURE_CONTENT=false): the span work alone.
+        "sampled_no_capture_us": round(added["sampled_no_capture"], 3),
+        "sampled_no_capture_ratio": round(added["sampled_no_capture"] / added["otel_bare"], 3),
         "drop_target": 0.2,
         "sampled_target": 1.15,
     }
@@ -246,7 +272,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 0
 
 
-def _probe_attributes(call: Callable[[], Any], sampler: SwitchSampler) -> dict[str, Any]:
+def _probe_attributes(call: Callable[[], Any], sampler: Any) -> dict[str, Any]:
     """The attributes of one kept node span (an in-memory exporter, then uninstrumented)."""
     from opentelemetry.sdk.trace.export import SimpleSpanProcessor
     from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
@@ -257,7 +283,6 @@ def _probe_attributes(call: Callable[[], Any], sampler: SwitchSampler) -> dict[s
     memory = InMemorySpanExporter()
     provider = TracerProvider(shutdown_on_exit=False)
     provider.add_span_processor(SimpleSpanProcessor(memory))
-    sampler.current = sampler.keep
     settings = ProbeSettings(traces_exporter="none", metrics_exporter="none")
     probe.instrument(settings=settings, tracer_provider=provider, sampler=sampler)
     call()

@@ -134,8 +134,8 @@ def make_wrapper(target: Target, runtime: Runtime) -> Wrapper:
         except Exception as exc:
             guard.report(where, exc)
             return wrapped(*args, **kwargs)
-        if decision.sampled:
-            return traced(wrapped, instance, args, kwargs, scope, decision.rate, decision.reason)
+        if decision[0]:  # .sampled
+            return traced(wrapped, instance, args, kwargs, scope, decision[1], decision[2])
         # Dropped: no SDK work at all, only the scope for nested calls.
         if prepare is not None:  # propagate the nearest kept span (W3C) even when this is dropped
             try:

@@ -92,11 +92,12 @@ _DEFAULT_RULES: tuple[tuple[tuple[str, ...], re.Pattern[str]], ...] = tuple(
 
 
 # Every sensitive key name and every default pattern contains one of these (lowered) words.
+_TRIGGER_WORDS = {"key", "auth", "pass", "pwd", "secret", "token", "cookie", "credential"} | {
+    trigger for triggers, _ in _DEFAULT_RULES for trigger in triggers
+}
+# Minimal set: a word containing another one ("password" ⊃ "pass") adds nothing.
 _ALL_TRIGGERS = tuple(
-    sorted(
-        {"key", "auth", "pass", "pwd", "secret", "token", "cookie", "credential"}
-        | {trigger for triggers, _ in _DEFAULT_RULES for trigger in triggers}
-    )
+    sorted(w for w in _TRIGGER_WORDS if not any(o != w and o in w for o in _TRIGGER_WORDS))
 )
 
 
