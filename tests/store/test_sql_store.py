@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, insert, select
 
 from workflow_core.conversation import ConversationState, Turn
 from workflow_core.dsl import load_app
@@ -17,10 +17,17 @@ from workflow_core.events import NodeFinished, RunFinished, RunStarted
 from workflow_core.providers.base import Usage
 from workflow_core.runner import WorkflowRunner
 from workflow_core.store.errors import StoreError
-from workflow_core.store.models import NodeExecution, PromptVersion, Workflow, WorkflowRun
+from workflow_core.store.models import (
+    Conversation,
+    NodeExecution,
+    PromptVersion,
+    Workflow,
+    WorkflowRun,
+)
 from workflow_core.store.payload import TRUNCATED_KEY, PayloadPolicy, is_truncated
 from workflow_core.store.redaction import REDACTED, Redactor
 from workflow_core.store.sql_store import SqlRunStore
+from workflow_core.store.types import utcnow
 
 CORPUS = Path("/work/shared/dify-dsl")
 TRANSLATION_INPUTS = {
@@ -272,3 +279,19 @@ def test_characters_a_database_refuses_do_not_lose_the_row(
     assert query == "q\ufffd"
     loaded = store.load("app", "c-odd")
     assert loaded is not None and loaded.turns == [Turn("t\ufffd", "r")]
+
+
+def test_a_malformed_conversation_state_is_named(store: SqlRunStore, engine: Engine) -> None:
+    with engine.begin() as connection:
+        connection.execute(
+            insert(Conversation).values(
+                app_id="app",
+                id="broken",
+                state={"turns": []},
+                turns=0,
+                created_at=utcnow(),
+                updated_at=utcnow(),
+            )
+        )
+    with pytest.raises(StoreError, match="conversation broken of app app has a malformed state"):
+        store.load("app", "broken")

@@ -14,8 +14,6 @@ reports anyway is retried and counted in :attr:`SqlRunStore.retries`.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 import threading
 import time
@@ -25,36 +23,30 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, TypeVar
 
-from sqlalchemy import Connection, Engine, Table, func, insert, select, update
+from sqlalchemy import Connection, Engine, func, insert, select, update
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
-from workflow_core.conversation import ConversationState, Turn
+from workflow_core.conversation import ConversationState
 from workflow_core.dsl import DifyApp
 from workflow_core.events import NodeFinished, RunFinished, RunStarted
 from workflow_core.store import migrate
 from workflow_core.store.base import AppVersion
+from workflow_core.store.conversations import state_document, state_from_document
 from workflow_core.store.cost import llm_call_cost
 from workflow_core.store.database import SQLITE_BEGIN_OPTION, create_store_engine, describe
 from workflow_core.store.errors import StoreError
-from workflow_core.store.models import (
-    Base,
-    Conversation,
-    NodeExecution,
-    PromptVersion,
-    Workflow,
-    WorkflowRun,
-)
-from workflow_core.store.payload import PayloadPolicy, storable
+from workflow_core.store.models import Conversation, NodeExecution, PromptVersion, WorkflowRun
+from workflow_core.store.payload import PayloadPolicy
 from workflow_core.store.portable import is_retryable, upsert
 from workflow_core.store.redaction import Redactor
 from workflow_core.store.settings import StoreSettings
 from workflow_core.store.types import utcnow
+from workflow_core.store.versions import content_hash, record_app, table_of
 
 logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
 MAX_ATTEMPTS = 6
-PROMPT_NODE_TYPES = ("llm",)
 
 
 @dataclass
@@ -63,12 +55,6 @@ class _RunTrack:
 
     version: AppVersion | None
     sequence: int = 0
-
-
-def content_hash(value: Any) -> str:
-    """SHA-256 of the canonical JSON of ``value`` (sorted keys, no whitespace)."""
-    canonical = json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
-    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
 def _ts(epoch_seconds: float) -> datetime:
@@ -148,74 +134,12 @@ class SqlRunStore:
         now = utcnow()
 
         def write(connection: Connection) -> AppVersion:
-            dialect = connection.dialect.name
-            connection.execute(
-                upsert(
-                    dialect,
-                    _table(Workflow),
-                    {
-                        "content_hash": digest,
-                        "name": app.name,
-                        "app_id": app.app_id,
-                        "mode": app.mode,
-                        "dsl": self.policy.redactor.redact(dsl),
-                        "first_seen_at": now,
-                    },
-                    key=["content_hash"],
-                )
-            )
-            workflow_id = connection.execute(
-                select(Workflow.id).where(Workflow.content_hash == digest)
-            ).scalar_one()
-            prompts = {
-                node.id: self._record_prompt(connection, app.name, node.id, node.data, now)
-                for node in app.nodes
-                if node.type in PROMPT_NODE_TYPES and "prompt_template" in node.data
-            }
-            return AppVersion(workflow_id, app.name, digest, prompts)
+            return record_app(connection, app, dsl, digest, self.policy.redactor, now)
 
         version = self._write(f"registering workflow {app.name!r}", write)
         with self._lock:
             self._apps[app.app_id] = version
         return version
-
-    def _record_prompt(
-        self,
-        connection: Connection,
-        workflow: str,
-        node_id: str,
-        data: Mapping[str, Any],
-        now: datetime,
-    ) -> int:
-        template = self.policy.redactor.redact(data["prompt_template"])
-        digest = content_hash(template)
-        model = data.get("model")
-        model_name = model.get("name") if isinstance(model, Mapping) else None
-        connection.execute(
-            upsert(
-                connection.dialect.name,
-                _table(PromptVersion),
-                {
-                    "workflow_name": workflow,
-                    "node_id": node_id,
-                    "content_hash": digest,
-                    "model": model_name,
-                    "template": template,
-                    "first_seen_at": now,
-                    "last_seen_at": now,
-                },
-                key=["workflow_name", "node_id", "content_hash"],
-                overwrite=["model", "last_seen_at"],
-            )
-        )
-        prompt_id: int = connection.execute(
-            select(PromptVersion.id).where(
-                PromptVersion.workflow_name == workflow,
-                PromptVersion.node_id == node_id,
-                PromptVersion.content_hash == digest,
-            )
-        ).scalar_one()
-        return prompt_id
 
     # -- RunListener ----------------------------------------------------------------------
     def on_run_start(self, event: RunStarted) -> None:
@@ -360,35 +284,16 @@ class SqlRunStore:
             raise StoreError(
                 f"run store: loading conversation {conversation_id} failed: {exc}"
             ) from exc
-        if state is None:
-            return None
-        try:
-            return ConversationState(
-                inputs=dict(state["inputs"]),
-                variables=dict(state["variables"]),
-                turns=[Turn(str(t["query"]), str(t["reply"])) for t in state["turns"]],
-            )
-        except (KeyError, TypeError) as exc:
-            raise StoreError(
-                f"run store: conversation {conversation_id} of app {app_id} has a malformed "
-                f"state (missing {exc}); expected inputs, variables and turns"
-            ) from exc
+        return None if state is None else state_from_document(state, app_id, conversation_id)
 
     def save(self, app_id: str, conversation_id: str, state: ConversationState) -> None:
         """Replace a conversation's chat state (kept verbatim: it is the engine's memory; only
         characters no database can hold are replaced, see ``payload.storable``)."""
-        document = storable(
-            {
-                "inputs": _json_ready(state.inputs),
-                "variables": _json_ready(state.variables),
-                "turns": [{"query": t.query, "reply": t.reply} for t in state.turns],
-            }
-        )
         now = utcnow()
         values = {
             "app_id": app_id,
             "id": conversation_id,
-            "state": document,
+            "state": state_document(state),
             "turns": len(state.turns),
             "created_at": now,
             "updated_at": now,
@@ -398,7 +303,7 @@ class SqlRunStore:
             connection.execute(
                 upsert(
                     connection.dialect.name,
-                    _table(Conversation),
+                    table_of(Conversation),
                     values,
                     key=["app_id", "id"],
                     overwrite=["state", "turns", "updated_at"],
@@ -408,22 +313,10 @@ class SqlRunStore:
         self._write(f"saving conversation {conversation_id}", write)
 
 
-def _table(model: type[Base]) -> Table:
-    table = model.__table__
-    if not isinstance(table, Table):  # pragma: no cover - every model maps one table
-        raise TypeError(f"{model.__name__} is not mapped to a table")
-    return table
-
-
 def _total_cost(costs: list[Decimal | None]) -> Decimal | None:
     """The sum, or ``None`` when one call could not be priced (unknown beats wrong)."""
     known = [c for c in costs if c is not None]
     return sum(known, Decimal(0)) if len(known) == len(costs) else None
-
-
-def _json_ready(value: Mapping[str, Any]) -> Any:
-    """Chat state as JSON data; values JSON cannot hold (dates, files) become strings."""
-    return json.loads(json.dumps(dict(value), ensure_ascii=False, default=str))
 
 
 def open_for_app(
