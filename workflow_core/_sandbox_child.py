@@ -39,6 +39,7 @@ def _fail(out: TextIO, message: str) -> None:
 def main() -> None:
     out = sys.stdout
     payload = json.loads(sys.stdin.read())
+    sys.path.extend(payload.get("site_paths") or [])  # started with -S: no site processing
     limit = int(payload["memory_mb"]) * 1024 * 1024
     resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
     resource.setrlimit(resource.RLIMIT_FSIZE, (16 * 1024 * 1024, 16 * 1024 * 1024))
