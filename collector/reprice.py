@@ -94,7 +94,7 @@ def reprice_store(
 
 
 def rebuild_rollup(store: SpanStore, since: datetime, until: datetime) -> None:
-    """Recompute the node rollup for every minute touched by [since, until]."""
+    """Recompute the minute rollup for [since, until] and the hourly rollup for those hours."""
     params = {
         "since": since.astimezone(UTC).replace(tzinfo=None),
         "until": until.astimezone(UTC).replace(tzinfo=None),
@@ -102,6 +102,10 @@ def rebuild_rollup(store: SpanStore, since: datetime, until: datetime) -> None:
     minute_range = (
         "Minute >= toStartOfMinute({since:DateTime64(9)}) "
         "AND Minute <= toStartOfMinute({until:DateTime64(9)})"
+    )
+    hour_range = (
+        "Hour >= toStartOfHour({since:DateTime64(9)}) "
+        "AND Hour <= toStartOfHour({until:DateTime64(9)})"
     )
     store.command(
         f"ALTER TABLE {schema.NODE_ROLLUP} DELETE WHERE {minute_range} SETTINGS mutations_sync = 1",
@@ -113,3 +117,15 @@ def rebuild_rollup(store: SpanStore, since: datetime, until: datetime) -> None:
         "AND Timestamp < toStartOfMinute({until:DateTime64(9)}) + INTERVAL 1 MINUTE",
     )
     store.command(f"INSERT INTO {schema.NODE_ROLLUP} {select}", params)
+    # the insert above also fed the hourly view with partial hours: rebuild those hours whole
+    store.command(
+        f"ALTER TABLE {schema.NODE_ROLLUP_HOURLY} DELETE WHERE {hour_range} "
+        "SETTINGS mutations_sync = 1",
+        params,
+    )
+    hourly = schema.NODE_ROLLUP_HOURLY_SELECT.format(source=schema.NODE_ROLLUP).replace(
+        "    GROUP BY Hour,",
+        "    WHERE Minute >= toStartOfHour({since:DateTime64(9)}) "
+        "AND Minute < toStartOfHour({until:DateTime64(9)}) + INTERVAL 1 HOUR\n    GROUP BY Hour,",
+    )
+    store.command(f"INSERT INTO {schema.NODE_ROLLUP_HOURLY} {hourly}", params)

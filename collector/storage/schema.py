@@ -17,6 +17,7 @@ from dataclasses import dataclass
 TRACES = "otel_traces"
 TRACE_ID_TS = "otel_traces_trace_id_ts"
 NODE_ROLLUP = "flowscope_node_stats_1m"
+NODE_ROLLUP_HOURLY = "flowscope_node_stats_1h"
 USAGE = "flowscope_usage"
 MIGRATIONS = "flowscope_schema_migrations"
 
@@ -86,7 +87,7 @@ TRACE_ID_TS_COLUMNS = """
 """
 
 NODE_ROLLUP_COLUMNS = """
-    Minute DateTime CODEC(Delta, ZSTD(1)),
+    {bucket} DateTime CODEC(Delta, ZSTD(1)),
     ServiceName LowCardinality(String),
     WorkflowName LowCardinality(String),
     NodeId LowCardinality(String),
@@ -136,6 +137,20 @@ NODE_ROLLUP_SELECT = """
 """
 
 
+NODE_ROLLUP_HOURLY_SELECT = """
+    SELECT
+        toStartOfHour(Minute) AS Hour, ServiceName, WorkflowName, NodeId,
+        anyIf(NodeType, NodeType != '') AS NodeType,
+        anyLastIf(NodeTitle, NodeTitle != '') AS NodeTitle,
+        sum(Spans) AS Spans, sum(Count) AS Count, sum(Errors) AS Errors,
+        sum(InputTokens) AS InputTokens, sum(OutputTokens) AS OutputTokens,
+        sum(CostUsd) AS CostUsd,
+        quantilesTDigestWeightedMergeState(0.5, 0.95, 0.99)(Latency) AS Latency
+    FROM {source}
+    GROUP BY Hour, ServiceName, WorkflowName, NodeId
+"""
+
+
 @dataclass(frozen=True)
 class Table:
     name: str
@@ -145,6 +160,8 @@ class Table:
     partition_by: str | None = None
     ttl_column: str | None = None
     shard_key: str = "rand()"
+    version: int = 1  # the migration that creates it
+    granularity: int = 8192
 
 
 @dataclass(frozen=True)
@@ -152,6 +169,8 @@ class View:
     name: str
     target: str
     select: str  # with {source} standing for the table it reads
+    source: str = TRACES
+    version: int = 1
 
 
 TABLES = (
@@ -163,6 +182,9 @@ TABLES = (
         "toDate(Timestamp)",
         "Timestamp",
         "cityHash64(TraceId)",
+        # a trace's spans sit in several granules (the sort key starts with the span name):
+        # small granules keep a trace lookup from decompressing 8192-row blocks of maps
+        granularity=1024,
     ),
     Table(
         TRACE_ID_TS,
@@ -175,12 +197,22 @@ TABLES = (
     ),
     Table(
         NODE_ROLLUP,
-        NODE_ROLLUP_COLUMNS,
+        NODE_ROLLUP_COLUMNS.format(bucket="Minute"),
         "AggregatingMergeTree",
         "(WorkflowName, NodeId, ServiceName, NodeType, Minute)",
         "toYYYYMM(Minute)",
         "Minute",
         "cityHash64(WorkflowName, NodeId)",
+    ),
+    Table(
+        NODE_ROLLUP_HOURLY,
+        NODE_ROLLUP_COLUMNS.format(bucket="Hour"),
+        "AggregatingMergeTree",
+        "(WorkflowName, NodeId, ServiceName, NodeType, Hour)",
+        "toYYYYMM(Hour)",
+        "Hour",
+        "cityHash64(WorkflowName, NodeId)",
+        version=2,
     ),
     Table(
         USAGE,
@@ -201,6 +233,13 @@ VIEWS = (
         "WHERE TraceId != '' GROUP BY TraceId",
     ),
     View(f"{NODE_ROLLUP}_mv", NODE_ROLLUP, NODE_ROLLUP_SELECT),
+    View(
+        f"{NODE_ROLLUP_HOURLY}_mv",
+        NODE_ROLLUP_HOURLY,
+        NODE_ROLLUP_HOURLY_SELECT,
+        source=NODE_ROLLUP,
+        version=2,
+    ),
 )
 
 # Inserts carry a deduplication token per spool batch; a non-replicated table keeps the window.
@@ -215,10 +254,12 @@ def _table_ddl(table: Table, *, ttl_days: int, cluster: str | None) -> list[str]
             f"Replicated{table.engine}('/clickhouse/tables/{{shard}}/{{database}}/{local}', "
             "'{replica}')"
         )
-        settings = "index_granularity = 8192, ttl_only_drop_parts = 1"
+        settings = f"index_granularity = {table.granularity}, ttl_only_drop_parts = 1"
     else:
         engine = f"{table.engine}()"
-        settings = f"index_granularity = 8192, ttl_only_drop_parts = 1, {DEDUP_SETTINGS}"
+        settings = (
+            f"index_granularity = {table.granularity}, ttl_only_drop_parts = 1, {DEDUP_SETTINGS}"
+        )
     parts = [
         f"CREATE TABLE IF NOT EXISTS {local}{on_cluster} ({table.columns})",
         f"ENGINE = {engine}",
@@ -241,19 +282,27 @@ def _table_ddl(table: Table, *, ttl_days: int, cluster: str | None) -> list[str]
 def _view_ddl(view: View, *, cluster: str | None) -> str:
     suffix = "_local" if cluster else ""
     on_cluster = f" ON CLUSTER {cluster}" if cluster else ""
-    select = view.select.format(source=f"{TRACES}{suffix}")
+    select = view.select.format(source=f"{view.source}{suffix}")
     return (
         f"CREATE MATERIALIZED VIEW IF NOT EXISTS {view.name}{on_cluster} "
         f"TO {view.target}{suffix} AS {select.strip()}"
     )
 
 
-def render_ddl(*, ttl_days: int = 0, cluster: str | None = None) -> list[str]:
-    """All CREATE statements, in dependency order, for one node or ``ON CLUSTER cluster``."""
+def render_ddl(
+    *, ttl_days: int = 0, cluster: str | None = None, version: int | None = None
+) -> list[str]:
+    """CREATE statements in dependency order, for one node or ``ON CLUSTER cluster``.
+
+    ``version`` limits them to what that migration creates; None renders the whole schema.
+    """
     statements: list[str] = []
     for table in TABLES:
-        statements.extend(_table_ddl(table, ttl_days=ttl_days, cluster=cluster))
-    statements.extend(_view_ddl(view, cluster=cluster) for view in VIEWS)
+        if version is None or table.version == version:
+            statements.extend(_table_ddl(table, ttl_days=ttl_days, cluster=cluster))
+    statements.extend(
+        _view_ddl(view, cluster=cluster) for view in VIEWS if version in (None, view.version)
+    )
     return statements
 
 
@@ -264,13 +313,27 @@ class Migration:
     statements: tuple[str, ...]
 
 
+def _hourly_backfill(cluster: str | None) -> str:
+    """Fill the hourly rollup from the minute rollup once (a store created before version 2)."""
+    suffix = "_local" if cluster else ""
+    select = NODE_ROLLUP_HOURLY_SELECT.format(source=f"{NODE_ROLLUP}{suffix}")
+    guard = f"(SELECT count() FROM {NODE_ROLLUP_HOURLY}{suffix}) = 0"
+    select = select.replace("    GROUP BY Hour,", f"    WHERE {guard}\n    GROUP BY Hour,")
+    return f"INSERT INTO {NODE_ROLLUP_HOURLY}{suffix} {select.strip()}"
+
+
 def migrations(*, ttl_days: int = 0, cluster: str | None = None) -> list[Migration]:
     """Versioned migrations; each statement is idempotent so a migration can be re-run."""
     return [
         Migration(
             1,
             "otel_traces, trace id lookup, node rollup, usage metrics",
-            tuple(render_ddl(ttl_days=ttl_days, cluster=cluster)),
+            tuple(render_ddl(ttl_days=ttl_days, cluster=cluster, version=1)),
+        ),
+        Migration(
+            2,
+            "hourly node rollup (fed by the minute rollup), backfilled",
+            (*render_ddl(ttl_days=ttl_days, cluster=cluster, version=2), _hourly_backfill(cluster)),
         ),
     ]
 

@@ -6,6 +6,7 @@ estimate the population; ``true_*`` figures come from the probe's usage metrics.
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any, Literal
 
 from collector.pricing import Pricer, Usage
@@ -28,19 +29,56 @@ def _filters(workflow: str | None, service: str | None, params: dict[str, Any]) 
     return clauses
 
 
+ROLLUP_FIELDS = (
+    "ServiceName, WorkflowName, NodeId, NodeType, NodeTitle, Spans, Count, Errors, InputTokens, "
+    "OutputTokens, CostUsd, Latency"
+)
+
+
+def _rollup_source(window: Window) -> tuple[str, dict[str, Any]]:
+    """Whole hours from the hourly rollup, the partial hours at both ends from the minute one."""
+    first_minute = window.since.replace(second=0, microsecond=0)
+    h0 = first_minute.replace(minute=0)
+    if h0 < first_minute:
+        h0 += timedelta(hours=1)
+    h1 = window.until.replace(minute=0, second=0, microsecond=0)
+    params: dict[str, Any] = {"m0": first_minute, "m1": window.until}
+    if h0 >= h1:
+        return (
+            f"SELECT {ROLLUP_FIELDS} FROM {schema.NODE_ROLLUP} "
+            "WHERE Minute >= {m0:DateTime} AND Minute <= {m1:DateTime64(9)}"
+        ), params
+    params.update(h0=h0, h1=h1)
+    return (
+        f"SELECT {ROLLUP_FIELDS} FROM {schema.NODE_ROLLUP_HOURLY} "
+        "WHERE Hour >= {h0:DateTime} AND Hour < {h1:DateTime} "
+        f"UNION ALL SELECT {ROLLUP_FIELDS} FROM {schema.NODE_ROLLUP} "
+        "WHERE (Minute >= {m0:DateTime} AND Minute < {h0:DateTime}) "
+        "OR (Minute >= {h1:DateTime} AND Minute <= {m1:DateTime64(9)})"
+    ), params
+
+
 def node_stats(
     store: SpanStore, window: Window, workflow: str | None, service: str | None
 ) -> list[dict[str, Any]]:
-    params = window.params()
-    extra = _filters(workflow, service, params)
+    source, params = _rollup_source(window)
+    where = " AND ".join(
+        clause
+        for clause, value in (
+            ("WorkflowName = {workflow:String}", workflow),
+            ("ServiceName = {service:String}", service),
+        )
+        if value is not None
+    )
+    if where:
+        source = f"SELECT * FROM ({source}) WHERE {where}"
+        params.update({k: v for k, v in (("workflow", workflow), ("service", service)) if v})
     rows = store.query(
         "SELECT WorkflowName, NodeId, anyIf(NodeType, NodeType != '') AS node_type, "
         "anyIf(NodeTitle, NodeTitle != '') AS title, sum(Count) AS count, sum(Spans) AS spans, "
         "sum(Errors) AS errors, quantilesTDigestWeightedMerge(0.5, 0.95, 0.99)(Latency) AS q, "
         "sum(InputTokens) AS input_tokens, sum(OutputTokens) AS output_tokens, "
-        f"sum(CostUsd) AS cost FROM {schema.NODE_ROLLUP} "
-        "WHERE Minute >= toStartOfMinute({since:DateTime64(9)}) "
-        f"AND Minute <= {{until:DateTime64(9)}}{extra} "
+        f"sum(CostUsd) AS cost FROM ({source}) "
         "GROUP BY WorkflowName, NodeId ORDER BY WorkflowName, NodeId",
         params,
     )

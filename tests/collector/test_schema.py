@@ -58,10 +58,10 @@ def test_cluster_ddl_uses_replicated_local_tables_and_distributed_by_trace_id() 
     )
     assert "ReplicatedAggregatingMergeTree(" in rollup
     views = [s for s in ddl if s.startswith("CREATE MATERIALIZED VIEW")]
-    assert len(views) == 2
+    assert len(views) == 3
     for view in views:
         assert re.search(r"TO \w+_local AS SELECT", view)
-        assert "FROM otel_traces_local" in view
+        assert "FROM otel_traces_local" in view or "FROM flowscope_node_stats_1m_local" in view
     # every table, single node or cluster, comes from the same column definitions
     single = {s.split("(")[0].split()[-1]: s for s in schema.render_ddl() if "ENGINE =" in s}
     assert (
@@ -102,7 +102,7 @@ def test_migrations_apply_once_and_rerun_harmlessly(tmp_path: Path) -> None:
         text=True,
         timeout=120,
     ).stdout.splitlines()
-    assert out[0] == "[1] []"
+    assert out[0] == "[1, 2] []"
     for table in (
         "otel_traces",
         "otel_traces_trace_id_ts",
