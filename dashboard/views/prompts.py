@@ -117,7 +117,16 @@ def render(ctx: PageContext) -> None:
         versions_frame(versions),
         hide_index=True,
         key="versions-table",
-        column_config={"cost_usd": st.column_config.NumberColumn("cost USD", format="$%.6f")},
+        column_config={
+            "version": "Version",
+            "hash": "SHA-256 (12)",
+            "first_seen": "First seen",
+            "last_seen": "Last seen",
+            "runs": "Runs",
+            "input_tokens": "Input tokens",
+            "output_tokens": "Output tokens",
+            "cost_usd": st.column_config.NumberColumn("Cost USD", format="$%.6f"),
+        },
     )
     if len(versions) < 2:
         st.caption("One version seen so far.")
