@@ -193,3 +193,12 @@ def test_traceparent_from_the_environment_parents_the_workflow_root(receiver: Re
     (root,) = _roots(receiver.wait_for(5))
     assert root.trace_id == trace_id
     assert root.parent_span_id == parent_id
+
+
+def test_process_that_imports_no_target_library_loads_no_sdk(receiver: Receiver) -> None:
+    code = (
+        "import sys; print(sorted(m for m in sys.modules"
+        " if m.startswith(('probe.', 'opentelemetry.sdk'))))"
+    )
+    out = _launch(receiver, sys.executable, "-c", code)
+    assert out.strip() == "['probe.launcher', 'probe.launcher.libraries']"

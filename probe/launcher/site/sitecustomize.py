@@ -1,8 +1,11 @@
 """Loaded by every Python interpreter started under ``auto-instrument`` (via PYTHONPATH).
 
-It instruments the process, then chains to the ``sitecustomize`` this one shadows (a
-distribution's or the virtualenv's), exactly as ``opentelemetry-instrument`` does. A failure here
-never stops the host: it is reported on stderr and the program runs uninstrumented.
+It arranges for the process to be instrumented as soon as it imports a library the probe has
+targets for (``workflow_core``, ``graphon`` …: a wrapt post-import hook, so a process that never
+imports one — a build tool, a helper script — loads nothing), then chains to the
+``sitecustomize`` this one shadows (a distribution's or the virtualenv's), exactly as
+``opentelemetry-instrument`` does. A failure here never stops the host: it is reported on
+stderr and the program runs uninstrumented.
 """
 
 from __future__ import annotations
@@ -11,6 +14,28 @@ import importlib.machinery
 import importlib.util
 import os
 import sys
+
+_started = False
+
+
+def _watch() -> None:
+    """Instrument on the first import of a target library (at once if one is already loaded)."""
+    try:
+        import wrapt
+
+        from probe.launcher.libraries import target_libraries
+
+        for library in target_libraries():
+            wrapt.register_post_import_hook(_on_library_import, library)
+    except Exception as exc:  # never break the host
+        print(f"flowscope probe: not instrumenting this process ({exc!r})", file=sys.stderr)
+
+
+def _on_library_import(module: object) -> None:
+    global _started
+    if not _started:
+        _started = True
+        _instrument()
 
 
 def _instrument() -> None:
@@ -52,5 +77,5 @@ def _chain() -> None:
     spec.loader.exec_module(module)
 
 
-_instrument()
+_watch()
 _chain()
