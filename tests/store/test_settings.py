@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from pathlib import Path
 
 import pytest
@@ -12,7 +13,7 @@ from workflow_core.runner import WorkflowRunner
 from workflow_core.store import migrate
 from workflow_core.store.base import RunStore
 from workflow_core.store.database import resolve_database_url
-from workflow_core.store.errors import MigrationError, StoreConfigError
+from workflow_core.store.errors import MigrationError, StoreConfigError, StoreError
 from workflow_core.store.queries import RunHistory
 from workflow_core.store.settings import DEFAULT_MAX_PAYLOAD_BYTES, StoreSettings
 from workflow_core.store.sql_store import SqlRunStore, open_for_app
@@ -103,3 +104,15 @@ def test_open_for_app_is_the_one_line_wiring_of_flowscope_run(db_url: URL) -> No
     assert detail.run.status == result.status
     assert detail.run.workflow_name == "json-repair"
     assert [n.node_type for n in detail.nodes] == [r.node_type for r in result.node_results]
+
+
+def test_an_unreachable_server_is_named_without_its_password() -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    url = f"postgresql+psycopg://postgres:hunter22@127.0.0.1:{port}/test"
+    with pytest.raises(
+        StoreError, match=f"postgres:\\*\\*\\*@127.0.0.1:{port}/test: cannot read"
+    ) as caught:
+        SqlRunStore.open(url)
+    assert "hunter22" not in str(caught.value)

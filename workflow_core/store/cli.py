@@ -36,7 +36,7 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
 def run(args: argparse.Namespace) -> int:
     from workflow_core.store import migrate
     from workflow_core.store.database import create_store_engine, describe
-    from workflow_core.store.errors import MigrationError, StoreConfigError
+    from workflow_core.store.errors import StoreConfigError, StoreError
 
     try:
         engine = create_store_engine(args.url)
@@ -63,7 +63,7 @@ def run(args: argparse.Namespace) -> int:
             migrate.require_schema(engine)
             migrate.check(engine)
             print(f"{where}: schema matches the models")
-    except MigrationError as exc:
+    except StoreError as exc:  # migration failed, schema behind or drifted, server unreachable
         print(f"flowscope db {args.db_action}: {exc}", file=sys.stderr)
         return 1
     finally:

@@ -20,7 +20,7 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.types import JSON, Text, TypeEngine
 
-from workflow_core.store.errors import MigrationError
+from workflow_core.store.errors import MigrationError, StoreError
 
 logger = logging.getLogger(__name__)
 
@@ -47,8 +47,12 @@ def head_revision() -> str:
 
 def current_revision(engine: Engine) -> str | None:
     """The revision the database is at (``None`` for an empty database)."""
-    with engine.connect() as connection:
-        return MigrationContext.configure(connection).get_current_revision()
+    try:
+        with engine.connect() as connection:
+            return MigrationContext.configure(connection).get_current_revision()
+    except SQLAlchemyError as exc:
+        where = engine.url.render_as_string(hide_password=True)
+        raise StoreError(f"{where}: cannot read the schema revision: {exc}") from exc
 
 
 def upgrade(engine: Engine, revision: str = "head") -> None:
