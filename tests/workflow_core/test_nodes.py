@@ -436,3 +436,144 @@ def test_conversation_defaults_are_typed_by_value_type() -> None:
         conversation_variables=conversation,
     )
     assert runner_for(app).run({}, query="").answer == "42 - a\n- b"
+
+
+def test_file_sub_conditions_route_on_uploaded_file_types(tmp_path: Any) -> None:
+    from workflow_core.files import file_from_path
+
+    condition = {
+        "variable_selector": ["sys", "files"],
+        "comparison_operator": "contains",
+        "varType": "array[file]",
+        "value": "",
+        "sub_variable_condition": {
+            "logical_operator": "and",
+            "conditions": [{"key": "type", "comparison_operator": "in", "value": ["document"]}],
+        },
+    }
+    app = make_app(
+        [
+            node("s", "start"),
+            node(
+                "c",
+                "if-else",
+                cases=[{"case_id": "true", "logical_operator": "and", "conditions": [condition]}],
+            ),
+            _answer("doc", "document"),
+            _answer("other", "no document"),
+        ],
+        [edge("s", "c"), edge("c", "doc", "true"), edge("c", "other", "false")],
+        mode="advanced-chat",
+    )
+    (tmp_path / "a.pdf").write_bytes(b"%PDF-1.4")
+    (tmp_path / "b.png").write_bytes(b"\x89PNG")
+    runner = runner_for(app)
+    assert runner.run({}, query="", files=[file_from_path(tmp_path / "a.pdf")]).answer == "document"
+    assert (
+        runner.run({}, query="", files=[file_from_path(tmp_path / "b.png")]).answer == "no document"
+    )
+    assert runner.run({}, query="").answer == "no document"
+
+
+def test_variable_aggregator_groups() -> None:
+    groups = [
+        {"group_name": "g1", "variables": [["s", "absent"], ["t", "output"]]},
+        {"group_name": "g2", "variables": [["s", "nothing"]]},
+    ]
+    app = make_app(
+        [
+            node("s", "start"),
+            node("t", "template-transform", template="T"),
+            node(
+                "agg",
+                "variable-aggregator",
+                advanced_settings={"group_enabled": True, "groups": groups},
+            ),
+        ],
+        [edge("s", "t"), edge("t", "agg")],
+    )
+    result = runner_for(app).run({})
+    assert result.node_results[-1].outputs == {"g1": {"output": "T"}}
+
+
+def test_assigner_v1_overwrites_appends_and_clears() -> None:
+    conversation = [
+        {"name": "last", "value": "", "value_type": "string"},
+        {"name": "all", "value": [], "value_type": "array[string]"},
+        {"name": "tmp", "value": "junk", "value_type": "string"},
+    ]
+    app = make_app(
+        [
+            node("s", "start"),
+            node(
+                "w",
+                "assigner",
+                assigned_variable_selector=["conversation", "last"],
+                input_variable_selector=["sys", "query"],
+                write_mode="over-write",
+            ),
+            node(
+                "ap",
+                "assigner",
+                assigned_variable_selector=["conversation", "all"],
+                input_variable_selector=["sys", "query"],
+                write_mode="append",
+            ),
+            node(
+                "cl",
+                "assigner",
+                assigned_variable_selector=["conversation", "tmp"],
+                input_variable_selector=[],
+                write_mode="clear",
+            ),
+            _answer("a", "{{#conversation.last#}}|{{#conversation.all#}}|{{#conversation.tmp#}}"),
+        ],
+        [edge("s", "w"), edge("w", "ap"), edge("ap", "cl"), edge("cl", "a")],
+        mode="advanced-chat",
+        conversation_variables=conversation,
+    )
+    runner = runner_for(app)
+    runner.run({}, query="one", conversation_id="v1")
+    assert runner.run({}, query="two", conversation_id="v1").answer == "two|- one\n- two|"
+
+
+def test_llm_context_joins_knowledge_items_and_completion_prompt_is_one_user_message() -> None:
+    from wfc_support import CountingLLM
+
+    chunks = [
+        {"content": "Paris is in France.", "summary": "geo"},
+        {"content": "It has the Louvre."},
+    ]
+    app = make_app(
+        [
+            node("s", "start"),
+            node(
+                "k",
+                "code",
+                code=f"def main() -> dict:\n    return {{'result': {chunks!r}}}\n",
+                outputs={"result": {"type": "array[object]"}},
+            ),
+            node(
+                "l",
+                "llm",
+                model={"provider": "openai", "name": "gpt-4o-mini", "mode": "completion"},
+                context={"enabled": True, "variable_selector": ["k", "result"]},
+                prompt_template={"text": "Use <ctx>{{#context#}}</ctx> to answer."},
+            ),
+        ],
+        [edge("s", "k"), edge("k", "l")],
+    )
+
+    class Recording(CountingLLM):
+        def _invoke(self, request: Any) -> Any:
+            self.last = request
+            return super()._invoke(request)
+
+    llm = Recording()
+    result = runner_for(app, llm=llm).run({})
+    assert result.status == "succeeded", result.error
+    (message,) = llm.last.messages
+    assert message.role == "user"
+    assert (
+        message.content == "Use <ctx>geo\nParis is in France.\nIt has the Louvre.</ctx> to answer."
+    )
