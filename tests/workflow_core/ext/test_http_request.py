@@ -271,3 +271,21 @@ def test_file_from_path_round_trips_through_send(tmp_path: Path) -> None:
     target = tmp_path / "a.txt"
     target.write_text("x")
     assert file_from_path(target)["url"].startswith("file://")
+
+
+def test_5xx_with_retry_enabled_is_retried_until_success(
+    loopback: LoopbackServer, make_services: Callable[..., Services]
+) -> None:
+    answers = iter([(503, {}, b"busy"), (503, {}, b"busy"), (200, {}, b"done")])
+    loopback.routes[("GET", "/flaky")] = lambda _r: next(answers)
+    data = {
+        "method": "get",
+        "url": loopback.url + "/flaky",
+        "retry_config": {"retry_enabled": True, "max_retries": 3, "retry_interval": 10},
+    }
+    result = run_http(make_services(), data)
+    assert result.status == "succeeded", result.error
+    assert result.outputs["body"] == "done"
+    assert len(loopback.requests) == 3
+    [node] = [r for r in result.node_results if r.node_id == "req"]
+    assert node.attempts == 3
