@@ -21,15 +21,16 @@ The life of an event::
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, and_, insert, or_, select, update
+from sqlalchemy import Connection, Engine, and_, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
-from workflow_core.store.database import SQLITE_BEGIN_OPTION
+from workflow_core.store.database import SQLITE_BEGIN_OPTION, describe
 from workflow_core.store.errors import NotFoundError, StoreError
 from workflow_core.store.models import TriggerEvent
 from workflow_core.store.payload import PayloadPolicy
@@ -111,7 +112,7 @@ class TriggerEventQueue:
             "updated_at": now,
         }
         try:
-            with self._writer.begin() as connection:
+            with self._writing() as connection:
                 connection.execute(insert(TriggerEvent).values(row))
             return Enqueued(self.get(row["id"]), created=True)
         except IntegrityError:
@@ -119,8 +120,6 @@ class TriggerEventQueue:
             if existing is None:  # pragma: no cover - a unique violation on another column
                 raise
             return Enqueued(existing, created=False)
-        except SQLAlchemyError as exc:
-            raise StoreError(f"trigger {trigger_id}: storing event failed: {exc}") from exc
 
     def claim(
         self, worker: str, *, lease: timedelta = timedelta(minutes=5)
@@ -131,7 +130,7 @@ class TriggerEventQueue:
             and_(TriggerEvent.status == PENDING, TriggerEvent.available_at <= now),
             and_(TriggerEvent.status == RUNNING, TriggerEvent.lease_expires_at < now),
         )
-        with self.engine.connect() as connection:
+        with self._reading() as connection:
             candidates = (
                 connection.execute(
                     select(TriggerEvent.id)
@@ -143,7 +142,7 @@ class TriggerEventQueue:
                 .all()
             )
         for event_id in candidates:
-            with self._writer.begin() as connection:
+            with self._writing() as connection:
                 taken = connection.execute(
                     update(TriggerEvent)
                     .where(TriggerEvent.id == event_id, claimable)
@@ -204,7 +203,7 @@ class TriggerEventQueue:
     def replay(self, event_id: str) -> TriggerEventRecord:
         """Make a finished (or failed) event pending again, with a fresh set of attempts."""
         now = utcnow()
-        with self._writer.begin() as connection:
+        with self._writing() as connection:
             changed = connection.execute(
                 update(TriggerEvent)
                 .where(TriggerEvent.id == event_id, TriggerEvent.status.in_((SUCCEEDED, FAILED)))
@@ -220,7 +219,7 @@ class TriggerEventQueue:
         return event
 
     def get(self, event_id: str) -> TriggerEventRecord:
-        with self.engine.connect() as connection:
+        with self._reading() as connection:
             row = (
                 connection.execute(select(*EVENT_COLUMNS).where(TriggerEvent.id == event_id))
                 .mappings()
@@ -240,11 +239,11 @@ class TriggerEventQueue:
         if status is not None:
             stmt = stmt.where(TriggerEvent.status == status)
         stmt = stmt.order_by(TriggerEvent.received_at.desc(), TriggerEvent.id.desc()).limit(limit)
-        with self.engine.connect() as connection:
+        with self._reading() as connection:
             return [TriggerEventRecord(**r) for r in connection.execute(stmt).mappings()]
 
     def _by_key(self, trigger_id: str, key: str) -> TriggerEventRecord | None:
-        with self.engine.connect() as connection:
+        with self._reading() as connection:
             row = (
                 connection.execute(
                     select(*EVENT_COLUMNS).where(
@@ -256,8 +255,31 @@ class TriggerEventQueue:
             )
         return None if row is None else TriggerEventRecord(**row)
 
+    @contextmanager
+    def _reading(self) -> Iterator[Connection]:
+        try:
+            with self.engine.connect() as connection:
+                yield connection
+        except SQLAlchemyError as exc:
+            raise StoreError(
+                f"trigger events ({describe(self.engine)}): read failed: {exc}"
+            ) from exc
+
+    @contextmanager
+    def _writing(self) -> Iterator[Connection]:
+        """One committed transaction; a unique-key clash stays an ``IntegrityError``."""
+        try:
+            with self._writer.begin() as connection:
+                yield connection
+        except IntegrityError:
+            raise
+        except SQLAlchemyError as exc:
+            raise StoreError(
+                f"trigger events ({describe(self.engine)}): write failed: {exc}"
+            ) from exc
+
     def _update_leased(self, event_id: str, worker: str, values: dict[str, Any]) -> bool:
-        with self._writer.begin() as connection:
+        with self._writing() as connection:
             changed = connection.execute(
                 update(TriggerEvent)
                 .where(
