@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from ext_support import REPO, last_json, run_cli
+from ext_support import FLOWSCOPE, REPO, last_json, run_cli
 
 from workflow_core.retrieval.base import KnowledgeError, RetrievedChunk
 from workflow_core.retrieval.chunking import clean_text, split_text
@@ -104,6 +104,7 @@ def test_kb_add_list_search_with_bm25(kb_env: dict[str, str], tmp_path: Path) ->
     added = run_cli("kb", "add", "docs", str(DOCS), "--chunk-size", "300", env=kb_env)
     assert added.returncode == 0, added.stderr
     assert "docs: added 4 document(s)" in added.stdout
+    assert "doc/s" not in added.stderr  # no progress bar in a pipe
     listed = run_cli("kb", "list", "--json", env=kb_env)
     [base] = last_json(listed.stdout)
     assert (base["name"], base["embedder"], base["documents"]) == ("docs", "bm25", 4)
@@ -228,3 +229,40 @@ def test_store_held_by_another_process_gives_a_clear_error(
         assert "is in use by another process (pid " in blocked.stderr
     finally:
         holder.communicate("", timeout=60)
+
+
+def test_kb_add_shows_a_progress_bar_on_a_terminal(kb_env: dict[str, str]) -> None:
+    import fcntl
+    import pty
+    import struct
+    import termios
+
+    leader, follower = pty.openpty()
+    # A real terminal has a size; tqdm draws nothing on a 0-column one.
+    fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 100, 0, 0))
+    try:
+        done = subprocess.run(
+            [FLOWSCOPE, "kb", "add", "tty", str(DOCS / "faq.md")],
+            stdout=subprocess.PIPE,
+            stderr=follower,
+            env={**os.environ, **kb_env},
+            timeout=300,
+            check=False,
+        )
+        os.close(follower)
+        follower = -1
+        shown = b""
+        while True:
+            try:
+                chunk = os.read(leader, 4096)
+            except OSError:
+                break
+            if not chunk:
+                break
+            shown += chunk
+    finally:
+        if follower >= 0:
+            os.close(follower)
+        os.close(leader)
+    assert done.returncode == 0
+    assert b"1/1" in shown and b"doc" in shown
