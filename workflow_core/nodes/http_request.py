@@ -139,9 +139,10 @@ class HttpRequestNode(Node[HttpRequestData]):
         url = ctx.render(c.url).strip()
         if not url.startswith(("http://", "https://")):
             raise self.node_error(f"url must start with http:// or https://, got {url!r}")
-        headers = [(k, ctx.render(v)) for k, v in parse_lines(ctx.render(c.headers))]
+        # Dify's order: render the whole block once, then split it into `key:value` lines.
+        headers = parse_lines(ctx.render(c.headers))
         headers += self._auth_headers()
-        params = [(k, v) for k, v in parse_lines(ctx.render(c.params))]
+        params = parse_lines(ctx.render(c.params))
         kind, body = self._body(ctx)
         return HttpRequestSpec(
             method=c.method,

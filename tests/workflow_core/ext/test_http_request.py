@@ -289,3 +289,20 @@ def test_5xx_with_retry_enabled_is_retried_until_success(
     assert len(loopback.requests) == 3
     [node] = [r for r in result.node_results if r.node_id == "req"]
     assert node.attempts == 3
+
+
+def test_variable_values_are_rendered_once_not_as_templates(
+    loopback: LoopbackServer, make_services: Callable[..., Services]
+) -> None:
+    loopback.json_route("GET", "/echo", {})
+    data = {
+        "method": "get",
+        "url": loopback.url + "/echo",
+        "headers": "X-Who:{{#start.name#}}",
+        "params": "q:{{#start.name#}}",
+    }
+    result = run_http(make_services(), data, name="{{#sys.user_id#}}")
+    assert result.status == "succeeded", result.error
+    sent = loopback.requests[-1]
+    assert sent.headers["x-who"] == "{{#sys.user_id#}}"
+    assert "flowscope-user" not in sent.path
