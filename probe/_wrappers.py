@@ -241,7 +241,9 @@ def _make_traced(target: Target, runtime: Runtime) -> Callable[..., Any]:
             if run is not None and scope.kept_ancestor() is None:
                 if scope.parent is not None and scope.parent.run is run:
                     parent_context = run.detached_parent()  # the run's root was dropped
-                elif trace_ids is not None and not run.has_external_parent:
+                elif run.has_external_parent:
+                    parent_context = run.detached_parent()  # the caller's (remote) span
+                elif trace_ids is not None:
                     trace_ids.expect(run.trace_id)  # a new trace: use the decided id
             # Attributes are written once, when the span ends (one locked update, not two).
             span = tracer.start_span(name, parent_context, span_kind)

@@ -15,7 +15,7 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from opentelemetry import trace
-from opentelemetry.propagate import inject
+from opentelemetry.propagate import extract, inject
 
 from probe import guard, semconv
 from probe.redaction import Redactor
@@ -117,6 +117,67 @@ def finish_workflow(
 
 def workflow_failed(result: Any) -> bool:
     return getattr(result, "status", None) == "failed"
+
+
+# -- trigger delivery (root of an event's trace) -----------------------------------------------
+
+
+def _trigger_own(src: Any) -> Attributes:
+    attrs: Attributes = {}
+    for key, name in (
+        (semconv.TRIGGER_TYPE, "trigger_type"),
+        (semconv.TRIGGER_ID, "trigger_id"),
+        (semconv.TRIGGER_EVENT_ID, "id"),
+    ):
+        if value := getattr(src, name, None):
+            attrs[key] = _text(value)
+    return attrs
+
+
+def enter_trigger(parent: Scope | None, instance: Any, args: Args, kwargs: Kwargs) -> Scope:
+    """Continue the caller's trace from the W3C headers the delivery kept on the event."""
+    event = arg(args, kwargs, 0, "event")
+    headers = getattr(event, "headers", None)
+    carrier = (
+        {str(k).lower(): str(v) for k, v in headers.items()} if isinstance(headers, dict) else {}
+    )
+    context = extract(carrier) if "traceparent" in carrier else None
+    remote = trace.get_current_span(context).get_span_context() if context is not None else None
+    if remote is not None and remote.is_valid:
+        run = Run(remote.trace_id, None, {}, context)
+    elif parent is not None and parent.run is not None:
+        run = Run(parent.run.trace_id, None, {})
+    else:
+        run = Run(random.getrandbits(128) or 1, None, {})
+    return Scope(parent, run, None, _trigger_own, event)
+
+
+def describe_trigger(
+    scope: Scope, instance: Any, args: Args, kwargs: Kwargs, capture: Redactor | None
+) -> tuple[str, Attributes]:
+    event = arg(args, kwargs, 0, "event")
+    trigger_id = _text(getattr(event, "trigger_id", "")) or "trigger"
+    attrs: Attributes = {}
+    if capture is not None and (payload := getattr(event, "payload", None)) is not None:
+        attrs[semconv.NODE_INPUTS] = capture.capture(payload)
+    return f"trigger {trigger_id}", attrs
+
+
+def finish_trigger(
+    scope: Scope, instance: Any, args: Args, kwargs: Kwargs, result: Any, capture: Redactor | None
+) -> Attributes:
+    attrs: Attributes = {}
+    if run_id := getattr(result, "run_id", None):
+        attrs[semconv.WORKFLOW_RUN_ID] = _text(run_id)
+    if status := getattr(result, "status", None):
+        attrs[semconv.WORKFLOW_STATUS] = _text(status)
+    if error := getattr(result, "error", None):
+        attrs["flowscope.error.message"] = capture.scrub(_text(error)) if capture else "error"
+    return attrs
+
+
+def trigger_failed(result: Any) -> bool:
+    return getattr(result, "ok", True) is False
 
 
 # -- node execution ---------------------------------------------------------------------------

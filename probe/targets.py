@@ -99,6 +99,15 @@ WORKFLOW_CORE = TargetSet(
             describe=x.describe_iteration,
         ),
         Target(
+            "workflow_core.triggers.delivery:TriggerDelivery.deliver",
+            semconv.KIND_TRIGGER,
+            ("event",),
+            enter=x.enter_trigger,
+            describe=x.describe_trigger,
+            finish=x.finish_trigger,
+            failed=x.trigger_failed,
+        ),
+        Target(
             "workflow_core.nodes.loop:LoopNode.run_round",
             semconv.KIND_LOOP,
             ("index", "ctx"),

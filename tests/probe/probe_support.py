@@ -190,3 +190,30 @@ def parallel_iteration_app(*, retries: int = 1) -> DifyApp:
 def runner(app: DifyApp, llm: SimulatedLLM | None = None, workers: int = 4) -> WorkflowRunner:
     services = Services(llm=llm or SimulatedLLM(), sandbox=CodeSandbox(timeout_seconds=30))
     return WorkflowRunner(app, services=services, settings=RunSettings(max_workers=workers))
+
+
+@dataclass(frozen=True)
+class TriggerEvent:
+    """The fields of ``workflow_core.store.triggers.TriggerEventRecord`` the probe reads."""
+
+    id: str
+    trigger_id: str
+    trigger_type: str
+    payload: Any
+    headers: Any
+
+
+@dataclass(frozen=True)
+class Delivered:
+    ok: bool
+    run_id: str | None
+    status: str
+    error: str | None = None
+
+
+class DeliveryStandIn:
+    """Shaped like ``TriggerDelivery.deliver(self, event)``: runs the synthetic app."""
+
+    def deliver(self, event: TriggerEvent) -> Delivered:
+        result = runner(parallel_iteration_app(), ScriptedFailureLLM({})).run(event.payload)
+        return Delivered(result.status == "succeeded", result.run_id, result.status, result.error)

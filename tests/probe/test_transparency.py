@@ -32,9 +32,22 @@ def _owner_and_name(dotted: str) -> tuple[type, str]:
     return owner, method
 
 
+def _present_targets() -> list[tuple[type, str]]:
+    """Targets whose module exists in this checkout (the trigger delivery may not, yet)."""
+    found = []
+    for target in WORKFLOW_CORE.targets:
+        try:
+            found.append(_owner_and_name(target.target))
+        except ModuleNotFoundError as exc:
+            if exc.name != target.module:
+                raise
+    assert len(found) >= 10  # run, execute_node, 6 service calls, 2 kinds of rounds
+    return found
+
+
 def test_wrapped_methods_keep_name_qualname_doc_and_signature() -> None:
     probe.uninstrument()
-    targets = [_owner_and_name(t.target) for t in WORKFLOW_CORE.targets]
+    targets = _present_targets()
     originals = {(o, m): o.__dict__[m] for o, m in targets}
     expected = {
         key: (f.__name__, f.__qualname__, f.__doc__, inspect.signature(f))
@@ -42,7 +55,7 @@ def test_wrapped_methods_keep_name_qualname_doc_and_signature() -> None:
     }
     assert probe.instrument(tracer_provider=TracerProvider(), settings=OFFLINE)
     try:
-        assert len(probe.applied_targets()) == len(WORKFLOW_CORE.targets)
+        assert len(probe.applied_targets()) == len(targets)
         for (owner, method), (name, qualname, doc, signature) in expected.items():
             wrapped = getattr(owner, method)
             assert wrapped is not originals[(owner, method)]
