@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Protocol
@@ -117,8 +118,6 @@ class RunContext:
     # -- services -------------------------------------------------------------------------
     def invoke_llm(self, request: LLMRequest) -> LLMResponse:
         """Call the model through ``LLMClient.invoke`` and record its usage for listeners."""
-        import time
-
         started = time.perf_counter()
         response = self.services.llm.invoke(request)
         self.llm_calls.append(

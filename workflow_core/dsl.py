@@ -142,7 +142,7 @@ def parse_app(raw: Any, *, source: str = "<memory>") -> DifyApp:
     nodes = _parse_nodes(graph.get("nodes"), source)
     edges = _parse_edges(graph.get("edges"), source, {n.id for n in nodes})
     nodes = _normalise_legacy_iteration(nodes, edges, source)
-    edges = edges + _legacy_iteration_edges(nodes, graph.get("nodes"), edges)
+    edges = edges + _legacy_iteration_edges(nodes)
     try:
         return DifyApp(
             name=name,
@@ -274,9 +274,8 @@ def _normalise_legacy_iteration(
     return result
 
 
-def _legacy_iteration_edges(
-    nodes: list[NodeSpec], raw_nodes: Any, edges: list[EdgeSpec]
-) -> list[EdgeSpec]:
+def _legacy_iteration_edges(nodes: list[NodeSpec]) -> list[EdgeSpec]:
+    """The edge from each synthetic iteration-start to the legacy first child."""
     extra: list[EdgeSpec] = []
     for node in nodes:
         first = node.data.get("_legacy_first_child")

@@ -64,9 +64,11 @@ def _root(app: DifyApp, nodes: dict[str, Node[Any]], scope_id: str, ids: list[st
         starts = [i for i in ids if nodes[i].type == "start" and i not in targets]
         if starts:
             return starts[0]
-        if any(nodes[i].type == "start" for i in ids):
+        start = next((i for i in ids if nodes[i].type == "start"), None)
+        if start is not None:
             raise DSLError(
-                f"{app.source}: node {starts or ids[0]}: the start node has an incoming edge"
+                f"{app.source}: node {start} (start): field 'edges': the start node has an "
+                "incoming edge"
             )
         raise DSLError(f"{app.source}: field 'workflow.graph.nodes': no start node")
     container = nodes.get(scope_id)

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+import operator
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -14,11 +15,15 @@ from workflow_core.variables import Selector, infer_type, is_missing
 if TYPE_CHECKING:
     from workflow_core.context import RunContext
 
-_ARITHMETIC = frozenset({"+=", "-=", "*=", "/="})
-OPERATIONS = (
-    frozenset({"over-write", "set", "clear", "append", "extend", "remove-first", "remove-last"})
-    | _ARITHMETIC
-)
+_ARITHMETIC: dict[str, Callable[[Any, Any], Any]] = {
+    "+=": operator.add,
+    "-=": operator.sub,
+    "*=": operator.mul,
+    "/=": operator.truediv,
+}
+OPERATIONS = frozenset(
+    {"over-write", "set", "clear", "append", "extend", "remove-first", "remove-last"}
+) | frozenset(_ARITHMETIC)
 
 
 class AssignItem(BaseModel):
@@ -107,20 +112,7 @@ class AssignerNode(Node[AssignerData]):
             number = _number(value)
             if operation == "/=" and number == 0:
                 raise self.node_error("division by zero")
-            result = {
-                "+=": current + number,
-                "-=": current - number,
-                "*=": current * number,
-                "/=": current / number,
-            }[operation]
-            return (
-                int(result)
-                if isinstance(result, float)
-                and result.is_integer()
-                and isinstance(current, int)
-                and operation != "/="
-                else result
-            )
+            return _ARITHMETIC[operation](current, number)
         if not isinstance(current, list):
             raise self.node_error(f"{operation} needs an array variable, got {kind}")
         if operation == "append":

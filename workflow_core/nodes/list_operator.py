@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from workflow_core.conditions import ConditionError, compare
 from workflow_core.nodes.base import Node, NodeData, NodeOutcome, register
-from workflow_core.variables import is_missing
+from workflow_core.variables import Selector, is_missing
 
 if TYPE_CHECKING:
     from workflow_core.context import RunContext
@@ -63,7 +64,7 @@ class ListOperatorData(NodeData):
 class ListOperatorNode(Node[ListOperatorData]):
     data_model = ListOperatorData
 
-    def selectors(self):  # type: ignore[no-untyped-def]
+    def selectors(self) -> Iterator[tuple[str, Selector]]:
         yield "variable", tuple(self.config.variable)
 
     def run(self, ctx: RunContext) -> NodeOutcome:

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -11,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from workflow_core.nodes.base import Node, NodeData, NodeOutcome, register
 from workflow_core.nodes.llm_prompt import MemoryConfig, ModelConfig, first_json, history_messages
 from workflow_core.providers.base import ChatMessage, LLMRequest, ToolSpec
-from workflow_core.variables import to_text
+from workflow_core.variables import Selector, to_text
 
 if TYPE_CHECKING:
     from workflow_core.context import RunContext
@@ -73,7 +74,7 @@ class ParameterExtractorNode(Node[ExtractorData]):
             if param.name in ("__reason", "__is_success"):
                 raise self.dsl_error(f"parameters[{i}].name", f"{param.name} is reserved")
 
-    def selectors(self):  # type: ignore[no-untyped-def]
+    def selectors(self) -> Iterator[tuple[str, Selector]]:
         yield from super().selectors()
         if len(self.config.query) >= 2:
             yield "query", tuple(self.config.query)
