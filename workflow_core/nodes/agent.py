@@ -97,6 +97,8 @@ class AgentNode(Node[AgentData]):
                 raise self.node_error(
                     f"agent parameter {name!r}: variable {exc} not found"
                 ) from exc
+            except ValueError as exc:  # a rendered JSON constant that no longer parses
+                raise self.node_error(f"parameter {name!r}: {exc}") from exc
         runner: ToolRunner = ctx.services.tools or default_tool_runner()
         bound, specs = self._tool_specs(runner)
         model = params["model"]

@@ -45,7 +45,13 @@ def resolve_parameter(ctx: RunContext, name: str, param: ParameterValue) -> Any:
         return param.value
     # Non-string constants: JSON-encode, render references, decode back (SPEC §7.19).
     encoded = json.dumps(param.value, ensure_ascii=False)
-    return json.loads(ctx.render(encoded)) if "{{#" in encoded else param.value
+    if "{{#" not in encoded:
+        return param.value
+    rendered = ctx.render(encoded)
+    try:
+        return json.loads(rendered)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"not JSON after rendering its references: {rendered[:200]!r}") from exc
 
 
 def parameter_selectors(
@@ -105,6 +111,8 @@ class ToolNode(Node[ToolData]):
                 value = resolve_parameter(ctx, name, param)
             except KeyError as exc:
                 raise self.node_error(f"tool parameter {name!r}: variable {exc} not found") from exc
+            except ValueError as exc:  # a rendered JSON constant that no longer parses
+                raise self.node_error(f"parameter {name!r}: {exc}") from exc
             if value is not None:
                 params[name] = value
         return params

@@ -16,7 +16,11 @@ from workflow_core.runner import WorkflowRunner
 CALCULATOR = {"provider_name": "calculator", "tool_name": "calculate", "enabled": True}
 
 
-def agent_app(tools: list[dict[str, Any]], max_steps: int | None = None) -> DifyApp:
+def agent_app(
+    tools: list[dict[str, Any]],
+    max_steps: int | None = None,
+    extra: dict[str, Any] | None = None,
+) -> DifyApp:
     params: dict[str, Any] = {
         "model": {"type": "constant", "value": {"provider": "openai", "model": "gpt-4o-mini"}},
         "tools": {"type": "constant", "value": tools},
@@ -25,6 +29,7 @@ def agent_app(tools: list[dict[str, Any]], max_steps: int | None = None) -> Dify
     }
     if max_steps is not None:
         params["maximum_iterations"] = {"type": "constant", "value": max_steps}
+    params.update(extra or {})
     nodes = [
         {"id": "start", "data": {"type": "start", "title": "S", "variables": []}},
         {
@@ -100,3 +105,13 @@ def test_invalid_step_limit_fails_the_node(make_services: Callable[..., Services
     )
     assert result.status == "failed"
     assert "maximum_iterations must be 1..50, got 0" in (result.error or "")
+
+
+def test_json_constant_broken_by_a_rendered_value_fails_clearly(
+    make_services: Callable[..., Services],
+) -> None:
+    context = {"type": "constant", "value": {"asked": "{{#sys.query#}}"}}
+    app = agent_app([CALCULATOR], extra={"context": context})
+    result = WorkflowRunner(app, services=make_services()).run({}, query='say "hi"')
+    assert result.status == "failed"
+    assert "parameter 'context': not JSON after rendering its references" in (result.error or "")
