@@ -306,3 +306,37 @@ def test_variable_values_are_rendered_once_not_as_templates(
     sent = loopback.requests[-1]
     assert sent.headers["x-who"] == "{{#sys.user_id#}}"
     assert "flowscope-user" not in sent.path
+
+
+def test_ssl_verify_refuses_a_self_signed_server_unless_disabled(
+    tmp_path: Path, make_services: Callable[..., Services]
+) -> None:
+    import ssl
+    import subprocess
+
+    from ext_support import start_server
+
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+         "-subj", "/CN=127.0.0.1", "-keyout", str(key), "-out", str(cert)],
+        check=True, capture_output=True, timeout=60,
+    )  # fmt: skip
+    state = LoopbackServer(url="")
+    httpd = start_server(state)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    httpd.socket = context.wrap_socket(httpd.socket, server_side=True)
+    state.url = state.url.replace("http://", "https://")
+    state.json_route("GET", "/secure", {"ok": 1})
+    try:
+        data = {"method": "get", "url": state.url + "/secure"}
+        refused = run_http(make_services(), data)
+        assert refused.status == "failed"
+        assert "CERTIFICATE_VERIFY_FAILED" in (refused.error or "")
+        allowed = run_http(make_services(), {**data, "ssl_verify": False})
+        assert allowed.status == "succeeded", allowed.error
+        assert json.loads(allowed.outputs["body"]) == {"ok": 1}
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
