@@ -108,17 +108,31 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def _check_workflows(config: Any) -> None:
-    """Fail at start-up on a DSL file that does not load (not at the first event)."""
+    """Fail at start-up on a DSL file that does not load or inputs its start node lacks."""
     from workflow_core.dsl import load_app
+    from workflow_core.triggers.errors import TriggerConfigError
 
     for trigger in config.triggers.values():
-        load_app(trigger.workflow)
+        app = load_app(trigger.workflow)
+        declared = {
+            v.get("variable")
+            for n in app.model_dump(mode="json")["workflow"]["graph"]["nodes"]
+            if n["data"].get("type") == "start"
+            for v in n["data"].get("variables", [])
+        }
+        unknown = sorted(set(trigger.inputs) - declared)
+        if unknown:
+            raise TriggerConfigError(
+                f"{config.source}: trigger {trigger.id}: inputs {unknown} are not declared by "
+                f"the start node of {trigger.workflow.name} (declared: {sorted(declared)})"
+            )
 
 
 def cmd_events(args: argparse.Namespace) -> int:
     from workflow_core.store.errors import NotFoundError, StoreError
     from workflow_core.store.sql_store import SqlRunStore
     from workflow_core.store.triggers import TriggerEventQueue
+    from workflow_core.triggers.delivery import replay_event
 
     try:
         store = SqlRunStore.open(args.database_url)
@@ -128,7 +142,7 @@ def cmd_events(args: argparse.Namespace) -> int:
     queue = TriggerEventQueue(store.engine)
     if args.events_action == "replay":
         try:
-            event = queue.replay(args.event_id)
+            event = replay_event(queue, args.event_id)
         except NotFoundError as exc:
             print(f"flowscope events replay: {exc}", file=sys.stderr)
             return EXIT_USAGE

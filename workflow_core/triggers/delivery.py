@@ -14,16 +14,18 @@ import logging
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from workflow_core.events import NodeFinished, RunFinished, RunStarted
 from workflow_core.http_client import HttpClient, HttpRequestSpec, Timeouts
 from workflow_core.services import build_runner
-from workflow_core.store.models import WorkflowRun
+from workflow_core.store.models import TriggerEvent, WorkflowRun
 from workflow_core.store.sql_store import SqlRunStore
-from workflow_core.store.triggers import TriggerEventRecord
+from workflow_core.store.triggers import TriggerEventQueue, TriggerEventRecord
+from workflow_core.store.types import utcnow
 from workflow_core.triggers.config import TriggersConfig, WebhookTrigger
 from workflow_core.triggers.errors import CallbackError, TriggerError
 from workflow_core.triggers.signature import sign_timestamped
@@ -31,6 +33,7 @@ from workflow_core.triggers.signature import sign_timestamped
 logger = logging.getLogger(__name__)
 
 COMPLETED = ("succeeded", "partial-succeeded")
+REPLAYED_AT_HEADER = "x-flowscope-replayed-at"
 CALLBACK_SIGNATURE = "X-Flowscope-Signature"
 CALLBACK_TIMESTAMP = "X-Flowscope-Timestamp"
 
@@ -44,6 +47,34 @@ class DeliveryOutcome:
     status: str
     error: str | None = None
     reused_run: bool = False  # an earlier attempt's run had completed (crash before marking)
+
+
+def generation_start(event: TriggerEventRecord) -> datetime:
+    """When the current delivery generation of ``event`` began (receipt or last replay)."""
+    headers = event.headers if isinstance(event.headers, dict) else {}
+    replayed = headers.get(REPLAYED_AT_HEADER)
+    if isinstance(replayed, str):
+        try:
+            return datetime.fromisoformat(replayed)
+        except ValueError:
+            logger.warning("trigger event %s: bad %s %r", event.id, REPLAYED_AT_HEADER, replayed)
+    return event.received_at
+
+
+def replay_event(queue: TriggerEventQueue, event_id: str) -> TriggerEventRecord:
+    """Run a finished (or failed) event again: a new generation that runs the workflow anew.
+
+    The replay time is noted in the event's headers (``x-flowscope-replayed-at``) before the
+    event becomes pending, so the run of an earlier generation is never mistaken for this one's.
+    """
+    event = queue.get(event_id)
+    headers = dict(event.headers) if isinstance(event.headers, dict) else {}
+    headers[REPLAYED_AT_HEADER] = utcnow().isoformat()
+    with queue.engine.begin() as connection:
+        connection.execute(
+            update(TriggerEvent).where(TriggerEvent.id == event_id).values(headers=headers)
+        )
+    return queue.replay(event_id)
 
 
 class _LinkEvent:
@@ -119,10 +150,10 @@ class TriggerDelivery:
         return result.run_id, result.status, result.outputs, result.error
 
     def _completed_run(self, event: TriggerEventRecord) -> tuple[str, str, Any] | None:
-        """A run of this event that completed since the event became due (this generation).
+        """A run of this event that completed in the current generation of the event.
 
-        ``available_at`` moves on replay and on retry, never on a lease takeover, so a run
-        started after it belongs to the current delivery of the event.
+        A generation starts at receipt, and again at each replay (:func:`replay_event` notes
+        the time in the event's headers): runs before it belong to an earlier generation.
         """
         if event.attempts <= 1:
             return None
@@ -131,7 +162,7 @@ class TriggerDelivery:
             .where(
                 WorkflowRun.trigger_event_id == event.id,
                 WorkflowRun.status.in_(COMPLETED),
-                WorkflowRun.started_at >= event.available_at,
+                WorkflowRun.started_at >= generation_start(event),
             )
             .order_by(WorkflowRun.started_at.desc())
             .limit(1)
