@@ -194,3 +194,12 @@ def test_edge_from_an_unknown_branch_handle_is_rejected() -> None:
         "synthetic.yml: edge c-maybe-t: field 'sourceHandle': node c (if-else) has no handle "
         "'maybe'; expected one of ['false', 'yes']"
     )
+
+
+def test_jinja_syntax_error_fails_validation() -> None:
+    app = make_app(
+        [node("s", "start"), node("t", "template-transform", template="{% for x in %}")],
+        [edge("s", "t")],
+    )
+    with pytest.raises(DSLError, match=r"node t \(template-transform\): field 'template': Jinja2"):
+        validate_app(app)

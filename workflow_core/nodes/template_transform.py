@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from typing import TYPE_CHECKING
 
 import jinja2
@@ -34,17 +35,24 @@ class TemplateTransformNode(Node[TemplateData]):
     data_model = TemplateData
 
     def validate(self) -> None:
+        self._compiled()
+
+    @functools.cached_property
+    def _template(self) -> jinja2.Template:
         try:
-            self._template = _ENV.from_string(self.config.template)
+            return _ENV.from_string(self.config.template)
         except jinja2.TemplateSyntaxError as exc:
             raise self.dsl_error(
                 "template", f"Jinja2 syntax error line {exc.lineno}: {exc}"
             ) from exc
 
+    def _compiled(self) -> jinja2.Template:
+        return self._template
+
     def run(self, ctx: RunContext) -> NodeOutcome:
         values = {v.variable: ctx.get(v.value_selector) for v in self.config.variables}
         try:
-            text = _ENV.from_string(self.config.template).render(**values)
+            text = self._compiled().render(**values)
         except jinja2.TemplateError as exc:
             raise self.node_error(
                 f"template rendering failed: {type(exc).__name__}: {exc}"
