@@ -132,11 +132,14 @@ class Pipeline:
             _bounded(lambda: meters.shutdown(timeout_millis=timeout), timeout)
         if self.logger_provider is not None:
             _bounded(self.logger_provider.shutdown, timeout)
-        counts = self.snapshot()
+        # After shutdown whatever is still queued (or was in flight) will never be sent.
+        queued = self.processor.queue_depth() if self.processor is not None else 0
+        counts = self.stats.snapshot(0)
+        counts["spans_queued"] = queued
         if counts["spans_dropped"]:
             logger.warning(
                 "flowscope probe: %d of %d spans were not delivered to %s "
-                "(%d queue full, %d failed exports, %d unsent at exit)",
+                "(%d queue full, %d failed exports, %d still queued at exit, the rest in flight)",
                 counts["spans_dropped"],
                 counts["spans_ended"],
                 self.settings.signal_endpoint("traces"),
