@@ -24,9 +24,11 @@ def app(url: str, monkeypatch: pytest.MonkeyPatch, page: str, **query: str) -> A
         "FLOWSCOPE_LOGS_URL_TEMPLATE", "http://logs.test/explore?q={trace_id}&span={span_id}"
     )
     at = AppTest.from_file(APP, default_timeout=90)
+    at.query_params.update(query)  # as if the URL was pasted: before the session's first run
     at.run()
-    at.query_params.update(query)
-    at.switch_page(f"screens/{page}.py").run()
+    if page != "overview":
+        at.query_params.update(query)
+        at.switch_page(f"screens/{page}.py").run()
     assert not at.exception, at.exception
     assert not at.error, [e.value for e in at.error]
     return at
@@ -63,6 +65,18 @@ def test_overview_headline_equals_store_and_sent_totals(
     assert shown["p95"] == f"{stored['p95_ms']:,.0f} ms"
     links = [m.proto.label for m in at.get("page_link")]
     assert any("translation_workflow · Translate" in label for label in links), links
+
+
+def test_overview_filtered_to_one_workflow(
+    known_collector: tuple[str, Known], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url, known = known_collector
+    at = app(url, monkeypatch, "overview", wf=SEO)
+    stored = api(url, "/api/stats/overview", workflow=SEO)
+    shown = metrics(at)
+    assert shown["Runs"] == str(stored["runs"]) == str(len(known.of(SEO))) == "3"
+    assert shown["Total cost"] == f"${stored['total_cost_usd']:.6f}" == "$0.006000"
+    assert shown["Error rate"] == "0.0%"
 
 
 def test_overview_sampled_vs_true_table(
