@@ -91,10 +91,15 @@ def _detail(ctx: PageContext, row: pd.Series, filters: Filters) -> None:
     cols[4].metric("Tokens", f"{int(row['input_tokens'] + row['output_tokens']):,}", border=True)
     cols[5].metric("Cost", fmt_usd(float(row["cost_usd"])), border=True)
     traces = ctx.client.traces(
-        Filters(since=filters.since, service=filters.service, workflow=str(row["workflow"])),
+        Filters(
+            since=filters.since,
+            service=filters.service,
+            workflow=str(row["workflow"]),
+            attr=f"flowscope.node.id={row['node_id']}",
+        ),
         limit=10,
     )
-    st.markdown("**Recent runs of this workflow** (open one to see this node in its trace)")
+    st.markdown("**Recent runs through this node** (open one to see the node in its trace)")
     for t in traces:
         ctx.link(
             "traces",
