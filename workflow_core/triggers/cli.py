@@ -115,10 +115,10 @@ def _check_workflows(config: Any) -> None:
     for trigger in config.triggers.values():
         app = load_app(trigger.workflow)
         declared = {
-            v.get("variable")
-            for n in app.model_dump(mode="json")["workflow"]["graph"]["nodes"]
-            if n["data"].get("type") == "start"
-            for v in n["data"].get("variables", [])
+            str(v.get("variable"))
+            for node in app.nodes
+            if node.type == "start" and node.parent_id is None
+            for v in node.data.get("variables", [])
         }
         unknown = sorted(set(trigger.inputs) - declared)
         if unknown:
