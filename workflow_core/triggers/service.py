@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -76,8 +76,8 @@ class TriggerService:
         if self.scheduler.triggers:
             self._spawn("trigger-scheduler", self._schedule_loop)
 
-    def _spawn(self, name: str, target: object, *args: object) -> None:
-        thread = threading.Thread(target=target, args=(self._stop, *args), name=name, daemon=True)  # type: ignore[arg-type]
+    def _spawn(self, name: str, target: Callable[..., None], *args: object) -> None:
+        thread = threading.Thread(target=target, args=(self._stop, *args), name=name, daemon=True)
         thread.start()
         self._threads.append(thread)
 
