@@ -14,6 +14,10 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
+from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
+    ExportMetricsServiceRequest,
+)
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTraceServiceRequest,
     ExportTraceServiceResponse,
@@ -47,6 +51,8 @@ class Receiver:
     url: str
     spans: list[ReceivedSpan] = field(default_factory=list)
     requests: dict[str, int] = field(default_factory=dict)
+    metric_names: set[str] = field(default_factory=set)
+    log_bodies: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def wait_for(self, count: int, timeout: float = 30.0) -> list[ReceivedSpan]:
@@ -92,6 +98,30 @@ def otlp_receiver() -> Iterator[Receiver]:
                 with receiver.lock:
                     receiver.spans.extend(decoded)
                 payload = ExportTraceServiceResponse().SerializeToString()
+            elif self.path == "/v1/metrics":
+                metrics = ExportMetricsServiceRequest()
+                metrics.ParseFromString(body)
+                names = {
+                    m.name
+                    for rm in metrics.resource_metrics
+                    for sm in rm.scope_metrics
+                    for m in sm.metrics
+                }
+                with receiver.lock:
+                    receiver.metric_names |= names
+                payload = b""
+            elif self.path == "/v1/logs":
+                logs = ExportLogsServiceRequest()
+                logs.ParseFromString(body)
+                bodies = [
+                    (_value(r.body), _attrs(r.attributes))
+                    for rl in logs.resource_logs
+                    for sl in rl.scope_logs
+                    for r in sl.log_records
+                ]
+                with receiver.lock:
+                    receiver.log_bodies.extend(bodies)
+                payload = b""
             else:
                 payload = b""
             self.send_response(200)

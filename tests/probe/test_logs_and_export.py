@@ -139,3 +139,28 @@ def test_full_queue_drops_are_counted(monkeypatch: pytest.MonkeyPatch) -> None:
         probe.uninstrument()
     assert live["spans_queue_full"] > 0
     assert probe.stats()["spans_dropped"] == 15
+
+
+def test_optional_log_export_and_span_counter_metric_reach_the_collector(
+    collected: Collect,
+) -> None:
+    with otlp_receiver() as receiver:
+        probe.uninstrument()
+        settings = ProbeSettings(
+            endpoint=receiver.url, logs_exporter="otlp", export_timeout_s=2.0,
+            shutdown_timeout_ms=5000,
+        )  # fmt: skip
+        assert probe.instrument(settings=settings)
+        try:
+            runner(parallel_iteration_app(), LoggingLLM({})).run({"topic": "t"})
+        finally:
+            probe.uninstrument()
+        spans = receiver.wait_for(15)
+        assert "flowscope.probe.spans" in receiver.metric_names
+        assert "flowscope.llm.tokens" in receiver.metric_names  # the usage counters, same path
+        messages = [(body, attrs) for body, attrs in receiver.log_bodies if "calling" in str(body)]
+        assert len(messages) == 2
+        chat_ids = {s.span_id for s in spans if s.name == "chat gpt-4o-mini"}
+        assert len(chat_ids) == 2
+    # The handler was removed with the probe: nothing is exported twice, nothing left behind.
+    assert not any(type(h).__name__ == "LoggingHandler" for h in logging.getLogger().handlers)
