@@ -1,5 +1,5 @@
-"""Property: on any DAG of branches and joins, the parallel scheduler produces exactly what the
-sequential FIFO scheduler of SPEC §5.4 produces (outputs, reply, node order)."""
+"""Property: on any DAG of branches, joins and in-place variable writes, the parallel scheduler
+produces exactly what the sequential FIFO scheduler of SPEC §5.4 produces (reply, node order)."""
 
 from __future__ import annotations
 
@@ -22,7 +22,17 @@ def dags(draw: st.DrawFn) -> tuple[DifyApp, str]:
     kinds: dict[str, str] = {"s": "start"}
     for i in range(count):
         node_id = f"n{i}"
-        if draw(st.booleans()):
+        kind = draw(st.sampled_from(["if-else", "answer", "assigner"]))
+        if kind == "assigner":
+            kinds[node_id] = "assigner"
+            item = {
+                "variable_selector": ["conversation", "count"],
+                "input_type": "constant",
+                "operation": draw(st.sampled_from(["+=", "*="])),
+                "value": draw(st.integers(min_value=2, max_value=3)),
+            }
+            nodes.append(node(node_id, "assigner", version="2", items=[item]))
+        elif kind == "if-else":
             kinds[node_id] = "if-else"
             case = {
                 "case_id": "true",
@@ -38,7 +48,8 @@ def dags(draw: st.DrawFn) -> tuple[DifyApp, str]:
             nodes.append(node(node_id, "if-else", cases=[case]))
         else:
             kinds[node_id] = "answer"
-            nodes.append(node(node_id, "answer", answer=f"<{node_id}:{{{{#s.x#}}}}>"))
+            text = f"<{node_id}:{{{{#s.x#}}}}:{{{{#conversation.count#}}}}>"
+            nodes.append(node(node_id, "answer", answer=text))
         earlier = ["s", *[f"n{j}" for j in range(i)]]
         parents = draw(st.lists(st.sampled_from(earlier), min_size=1, max_size=3, unique=True))
         for parent in parents:
@@ -46,11 +57,12 @@ def dags(draw: st.DrawFn) -> tuple[DifyApp, str]:
                 draw(st.sampled_from(["true", "false"])) if kinds[parent] == "if-else" else "source"
             )
             edges.append(edge(parent, node_id, handle))
-    app = make_app(nodes, edges, mode="advanced-chat")
+    count = [{"name": "count", "value": 1, "value_type": "number"}]
+    app = make_app(nodes, edges, mode="advanced-chat", conversation_variables=count)
     return app, draw(st.text(alphabet="abcd", min_size=0, max_size=3))
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(dags())
 def test_parallel_scheduler_matches_sequential_fifo(case: tuple[DifyApp, str]) -> None:
     app, text = case

@@ -47,6 +47,7 @@ class AssignerData(NodeData):
 @register("assigner")
 class AssignerNode(Node[AssignerData]):
     data_model = AssignerData
+    writes_shared_state = True
 
     def items(self) -> list[AssignItem]:
         if self.config.version == "2" or self.config.items:

@@ -73,6 +73,9 @@ class Node(Generic[D]):
     retryable: ClassVar[bool] = False
     #: Containers (iteration, loop) run child nodes; the runner exempts them from node timeouts.
     is_container: ClassVar[bool] = False
+    #: Writes variables in place (conversation / loop variables): the runner never runs it
+    #: concurrently with other nodes, so parallel and sequential runs stay identical.
+    writes_shared_state: ClassVar[bool] = False
     #: Answer nodes: the runner appends ``outputs["answer"]`` to the chat reply on commit.
     streams_answer: ClassVar[bool] = False
     data_model: type[D]
