@@ -61,6 +61,19 @@ def test_an_expired_lease_is_taken_over_and_the_old_worker_cannot_finish(
     assert queue.complete(event.id, "rescuer") is True
 
 
+def test_an_event_whose_worker_dies_on_every_attempt_ends_failed(queue: TriggerEventQueue) -> None:
+    event = queue.enqueue("hook", "webhook", "poison", {}, max_attempts=2).event
+    for worker in ("w1", "w2"):
+        claimed = queue.claim(worker, lease=timedelta(seconds=-1))  # dies at once
+        assert claimed is not None and claimed.id == event.id
+    assert queue.claim("w3") is None
+    failed = queue.get(event.id)
+    assert (failed.status, failed.attempts) == ("failed", 2)
+    assert (
+        failed.last_error is not None and "lease expired on the last attempt" in failed.last_error
+    )
+
+
 def test_failures_retry_with_back_off_then_stay_failed_until_replayed(
     queue: TriggerEventQueue,
 ) -> None:

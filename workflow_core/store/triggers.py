@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Engine, and_, insert, or_, select, update
+from sqlalchemy import ColumnElement, Connection, Engine, and_, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from workflow_core.store.database import SQLITE_BEGIN_OPTION, describe
@@ -124,24 +124,34 @@ class TriggerEventQueue:
     def claim(
         self, worker: str, *, lease: timedelta = timedelta(minutes=5)
     ) -> TriggerEventRecord | None:
-        """Lease the oldest due event (or one whose lease expired); ``None`` when none is."""
+        """Lease the oldest due event (or one whose lease expired); ``None`` when none is.
+
+        An event whose lease expired on its last attempt (its worker died every time: a poison
+        event) is marked failed instead of being handed out forever.
+        """
         now = utcnow()
+        expired = and_(TriggerEvent.status == RUNNING, TriggerEvent.lease_expires_at < now)
         claimable = or_(
-            and_(TriggerEvent.status == PENDING, TriggerEvent.available_at <= now),
-            and_(TriggerEvent.status == RUNNING, TriggerEvent.lease_expires_at < now),
+            and_(TriggerEvent.status == PENDING, TriggerEvent.available_at <= now), expired
         )
         with self._reading() as connection:
-            candidates = (
-                connection.execute(
-                    select(TriggerEvent.id)
-                    .where(claimable)
-                    .order_by(TriggerEvent.available_at, TriggerEvent.id)
-                    .limit(16)
+            candidates = connection.execute(
+                select(
+                    TriggerEvent.id,
+                    TriggerEvent.status,
+                    TriggerEvent.attempts,
+                    TriggerEvent.max_attempts,
                 )
-                .scalars()
-                .all()
-            )
-        for event_id in candidates:
+                .where(claimable)
+                .order_by(TriggerEvent.available_at, TriggerEvent.id)
+                .limit(16)
+            ).all()
+        # Every write is a compare-and-set on one row by primary key: no range locks, so
+        # concurrent workers cannot deadlock.
+        for event_id, status, attempts, max_attempts in candidates:
+            if status == RUNNING and attempts >= max_attempts:
+                self._give_up(event_id, expired, now)
+                continue
             with self._writing() as connection:
                 taken = connection.execute(
                     update(TriggerEvent)
@@ -157,6 +167,21 @@ class TriggerEventQueue:
             if taken == 1:
                 return self.get(event_id)
         return None
+
+    def _give_up(self, event_id: str, expired: ColumnElement[bool], now: datetime) -> None:
+        with self._writing() as connection:
+            connection.execute(
+                update(TriggerEvent)
+                .where(TriggerEvent.id == event_id, expired)
+                .values(
+                    status=FAILED,
+                    last_error="lease expired on the last attempt (the worker stopped)",
+                    lease_owner=None,
+                    lease_expires_at=None,
+                    finished_at=now,
+                    updated_at=now,
+                )
+            )
 
     def complete(self, event_id: str, worker: str, *, run_id: str | None = None) -> bool:
         """Mark a leased event succeeded; ``False`` if ``worker`` no longer holds the lease."""
