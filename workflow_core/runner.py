@@ -38,7 +38,7 @@ from workflow_core.graph import TOP, AppGraph
 from workflow_core.nodes.base import Node, NodeOutcome
 from workflow_core.nodes.start import StartNode
 from workflow_core.results import NodeResult, RunResult
-from workflow_core.scheduler import ScopeSchedule
+from workflow_core.scheduler import ScopeSchedule, split_batches, state_writers
 from workflow_core.settings import RunSettings
 from workflow_core.strategies import apply_error_strategy
 from workflow_core.timeouts import call_with_timeout
@@ -108,7 +108,7 @@ class WorkflowRunner:
         self.listeners = tuple(listeners)
         self.conversation_store = conversation_store
         self._states: dict[str, _RunState] = {}
-        self._writers = _state_writers(self.graph)
+        self._writers = state_writers(self.graph)
 
     # -- probe target: the workflow run --------------------------------------------------
     def run(
@@ -286,7 +286,7 @@ class WorkflowRunner:
             while wave := schedule.next_wave():
                 for node_id in wave:
                     state.count_step(node_id)
-                for batch in self._batches(wave):
+                for batch in split_batches(wave, self._writers):
                     if len(batch) > 1 and self.settings.max_workers > 1:
                         if pool is None:
                             pool = ThreadPoolExecutor(
@@ -309,24 +309,6 @@ class WorkflowRunner:
         finally:
             if pool is not None:
                 pool.shutdown(wait=True)
-
-    def _batches(self, wave: list[str]) -> list[list[str]]:
-        """Split a wave so that nodes writing shared state (assigners, containers holding one)
-        run alone, in FIFO position: nodes queued after them see their writes, as in the
-        sequential scheduler."""
-        batches: list[list[str]] = []
-        current: list[str] = []
-        for node_id in wave:
-            if node_id in self._writers:
-                if current:
-                    batches.append(current)
-                batches.append([node_id])
-                current = []
-            else:
-                current.append(node_id)
-        if current:
-            batches.append(current)
-        return batches
 
     def _execute(self, node_id: str, ctx: RunContext) -> NodeResult:
         node_ctx = ctx.derive(node_id=node_id)
@@ -431,16 +413,3 @@ def _as_node_error(instance: Node[Any], exc: BaseException) -> NodeError:
     if isinstance(exc, FlowscopeError):
         return instance.node_error(str(exc))
     return instance.node_error(f"{type(exc).__name__}: {exc}")
-
-
-def _state_writers(graph: AppGraph) -> frozenset[str]:
-    """Nodes that write variables other nodes may read while they run: assigners, and the
-    containers (and their ancestors) that hold one."""
-    writers: set[str] = set()
-    for node in graph.nodes.values():
-        if node.writes_shared_state:
-            parent: str | None = node.id
-            while parent is not None:
-                writers.add(parent)
-                parent = graph.nodes[parent].spec.parent_id
-    return frozenset(writers)

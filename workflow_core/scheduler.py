@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections import deque
 from typing import Literal
 
-from workflow_core.graph import Scope
+from workflow_core.graph import AppGraph, Scope
 
 EdgeState = Literal["unknown", "taken", "skipped"]
 
@@ -71,3 +71,34 @@ class ScopeSchedule:
         self._seen.add(target)  # every incoming edge skipped: the node is skipped
         for edge in self.scope.outgoing.get(target, []):
             self._skip(id(edge), edge.target)
+
+
+def split_batches(wave: list[str], writers: frozenset[str]) -> list[list[str]]:
+    """Split a wave so that nodes writing shared state run alone, in FIFO position: nodes
+    queued after them see their writes, as in the sequential scheduler."""
+    batches: list[list[str]] = []
+    current: list[str] = []
+    for node_id in wave:
+        if node_id in writers:
+            if current:
+                batches.append(current)
+            batches.append([node_id])
+            current = []
+        else:
+            current.append(node_id)
+    if current:
+        batches.append(current)
+    return batches
+
+
+def state_writers(graph: AppGraph) -> frozenset[str]:
+    """Nodes that write variables other nodes may read while they run: assigners, and the
+    containers (and their ancestors) that hold one."""
+    writers: set[str] = set()
+    for node in graph.nodes.values():
+        if node.writes_shared_state:
+            parent: str | None = node.id
+            while parent is not None:
+                writers.add(parent)
+                parent = graph.nodes[parent].spec.parent_id
+    return frozenset(writers)
