@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -29,7 +29,9 @@ class ParameterValue(BaseModel):
 
     model_config = ConfigDict(extra="ignore")
 
-    type: Literal["mixed", "constant", "variable"] = "constant"
+    #: ``mixed`` / ``constant`` / ``variable``; other kinds newer exports write (``array[tools]``,
+    #: ``model-selector``…) carry their value inline and are treated as constants.
+    type: str = "constant"
     value: Any = None
 
 

@@ -23,7 +23,7 @@ def agent_app(
 ) -> DifyApp:
     params: dict[str, Any] = {
         "model": {"type": "constant", "value": {"provider": "openai", "model": "gpt-4o-mini"}},
-        "tools": {"type": "constant", "value": tools},
+        "tools": {"type": "array[tools]", "value": tools},  # the kind newer exports write
         "instruction": {"type": "constant", "value": "Use the calculator for arithmetic."},
         "query": {"type": "mixed", "value": "{{#sys.query#}}"},
     }
