@@ -127,9 +127,15 @@ class PluginRegistry:
     def providers(self) -> list[str]:
         return sorted(self._manifests)
 
+    def _key(self, provider: str) -> str:
+        """Plugin-era ids (``langgenius/tavily/tavily``) fall back to their last segment."""
+        if provider not in self._manifests and "/" in provider:
+            return provider.rstrip("/").rsplit("/", 1)[-1]
+        return provider
+
     def manifest(self, provider: str) -> PluginManifest:
         try:
-            return self._manifests[provider][0]
+            return self._manifests[self._key(provider)][0]
         except KeyError:
             raise ToolError(
                 f"no plugin provides {provider!r}; installed providers: {self.providers}. "
@@ -150,7 +156,7 @@ class PluginRegistry:
         with self._lock:
             loaded = self._loaded.get(manifest.name)
             if loaded is None:
-                directory = self._manifests[provider][1]
+                directory = self._manifests[self._key(provider)][1]
                 loaded = self._loaded[manifest.name] = self._load(manifest, directory)
         return loaded
 

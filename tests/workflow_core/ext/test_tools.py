@@ -203,3 +203,8 @@ def test_missing_plugin_fails_validation_naming_node() -> None:
         WorkflowRunner(tool_app("wolfram", "calculate"))  # type: ignore[arg-type]
     with pytest.raises(DSLError, match="has no tool 'integrate'"):
         WorkflowRunner(tool_app("calculator", "integrate"))  # type: ignore[arg-type]
+
+
+def test_plugin_era_provider_ids_resolve_to_their_last_segment(runner: ToolRunner) -> None:
+    result = runner.invoke("langgenius/calculator/calculator", "calculate", {"expression": "2*3"})
+    assert result.text == "6"
