@@ -6,6 +6,7 @@ ones that were sent.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +35,23 @@ def app(url: str, monkeypatch: pytest.MonkeyPatch, page: str, **query: str) -> A
     return at
 
 
+@dataclass
+class Dash:
+    """The dashboard against the session's collector with known data."""
+
+    url: str
+    known: Known
+    monkeypatch: pytest.MonkeyPatch
+
+    def open(self, page: str, **query: str) -> AppTest:
+        return app(self.url, self.monkeypatch, page, **query)
+
+
+@pytest.fixture
+def dash(known_collector: tuple[str, Known], monkeypatch: pytest.MonkeyPatch) -> Dash:
+    return Dash(*known_collector, monkeypatch)
+
+
 def api(url: str, path: str, **params: Any) -> Any:
     return httpx.get(f"{url}{path}", params=params, timeout=10).json()
 
@@ -50,11 +68,9 @@ def metrics(at: AppTest) -> dict[str, str]:
     return {m.label: m.value for m in at.metric}
 
 
-def test_overview_headline_equals_store_and_sent_totals(
-    known_collector: tuple[str, Known], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    url, known = known_collector
-    at = app(url, monkeypatch, "overview")
+def test_overview_headline_equals_store_and_sent_totals(dash: Dash) -> None:
+    url, known = dash.url, dash.known
+    at = dash.open("overview")
     shown = metrics(at)
     stored = api(url, "/api/stats/overview")
     assert stored["runs"] == len(known.runs) == 6
@@ -67,11 +83,9 @@ def test_overview_headline_equals_store_and_sent_totals(
     assert any("translation_workflow · Translate" in label for label in links), links
 
 
-def test_overview_filtered_to_one_workflow(
-    known_collector: tuple[str, Known], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    url, known = known_collector
-    at = app(url, monkeypatch, "overview", wf=SEO)
+def test_overview_filtered_to_one_workflow(dash: Dash) -> None:
+    url, known = dash.url, dash.known
+    at = dash.open("overview", wf=SEO)
     stored = api(url, "/api/stats/overview", workflow=SEO)
     shown = metrics(at)
     assert shown["Runs"] == str(stored["runs"]) == str(len(known.of(SEO))) == "3"
@@ -79,11 +93,9 @@ def test_overview_filtered_to_one_workflow(
     assert shown["Error rate"] == "0.0%"
 
 
-def test_overview_sampled_vs_true_table(
-    known_collector: tuple[str, Known], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    url, known = known_collector
-    at = app(url, monkeypatch, "overview")
+def test_overview_sampled_vs_true_table(dash: Dash) -> None:
+    known = dash.known
+    at = dash.open("overview")
     table = frame(at, "figure")
     cost = table[table["figure"] == "Cost USD"].iloc[0]
     assert cost["sampled"] == pytest.approx(known.cost_usd)
@@ -91,11 +103,9 @@ def test_overview_sampled_vs_true_table(
     assert tokens["sampled"] == known.input_tokens == 1600
 
 
-def test_nodes_table_equals_store_row_by_row(
-    known_collector: tuple[str, Known], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    url, _ = known_collector
-    at = app(url, monkeypatch, "nodes")
+def test_nodes_table_equals_store_row_by_row(dash: Dash) -> None:
+    url = dash.url
+    at = dash.open("nodes")
     table = frame(at, "cost_share")
     stored = api(url, "/api/stats/nodes")["nodes"]
     assert len(table) == len(stored) == 8
@@ -113,11 +123,9 @@ def test_nodes_table_equals_store_row_by_row(
     assert list(table["cost_usd"]) == sorted(table["cost_usd"], reverse=True)
 
 
-def test_nodes_deep_link_filters_and_opens_node_detail(
-    known_collector: tuple[str, Known], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    url, known = known_collector
-    at = app(url, monkeypatch, "nodes", types="llm", node=f"{TRANSLATE}/2001")
+def test_nodes_deep_link_filters_and_opens_node_detail(dash: Dash) -> None:
+    known = dash.known
+    at = dash.open("nodes", types="llm", node=f"{TRANSLATE}/2001")
     table = frame(at, "cost_share")
     assert set(table["node_type"]) == {"llm"}
     assert metrics(at)["Errors"] == "1"
@@ -128,11 +136,9 @@ def test_nodes_deep_link_filters_and_opens_node_detail(
     assert csv.label == "Download CSV"
 
 
-def test_models_table_equals_store(
-    known_collector: tuple[str, Known], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    url, _ = known_collector
-    at = app(url, monkeypatch, "models")
+def test_models_table_equals_store(dash: Dash) -> None:
+    url = dash.url
+    at = dash.open("models")
     table = frame(at, "price_source")
     stored = {m["model"]: m for m in api(url, "/api/stats/models")["models"]}
     assert set(table["model"]) == set(stored) == {"gpt-4o", "gpt-4o-mini"}
@@ -148,24 +154,20 @@ def test_models_table_equals_store(
     assert metrics(at)["Calls"] == "5"
 
 
-def test_traces_search_lists_stored_traces_and_filters_by_status(
-    known_collector: tuple[str, Known], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    url, known = known_collector
-    at = app(url, monkeypatch, "traces")
+def test_traces_search_lists_stored_traces_and_filters_by_status(dash: Dash) -> None:
+    known = dash.known
+    at = dash.open("traces")
     table = frame(at, "open")
     assert set(table["trace_id"]) == {r.trace_id for r in known.runs}
-    failed = app(url, monkeypatch, "traces", status="error")
+    failed = dash.open("traces", status="error")
     table = frame(failed, "open")
     assert list(table["trace_id"]) == [r.trace_id for r in known.runs if r.failed]
 
 
-def test_trace_view_shows_hierarchy_node_io_and_infra_links(
-    known_collector: tuple[str, Known], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    url, known = known_collector
+def test_trace_view_shows_hierarchy_node_io_and_infra_links(dash: Dash) -> None:
+    url, known = dash.url, dash.known
     run = known.of(SEO)[2]
-    at = app(url, monkeypatch, "traces", trace=run.trace_id, span_node="1712")
+    at = dash.open("traces", trace=run.trace_id, span_node="1712")
     shown = metrics(at)
     stored = api(url, f"/api/traces/{run.trace_id}")["spans"]
     assert shown["Spans"] == str(len(stored)) == "5"
@@ -184,24 +186,20 @@ def test_trace_view_shows_hierarchy_node_io_and_infra_links(
     assert (f"http://logs.test/explore?q={run.trace_id}&span={run.node_spans['1712']}") in hrefs
 
 
-def test_empty_retrieval_span_is_flagged_with_its_infra_links(
-    known_collector: tuple[str, Known], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    url, known = known_collector
+def test_empty_retrieval_span_is_flagged_with_its_infra_links(dash: Dash) -> None:
+    known = dash.known
     (run,) = known.of(RAG)
-    at = app(url, monkeypatch, "traces", trace=run.trace_id, span=run.retrieval_span)
+    at = dash.open("traces", trace=run.trace_id, span=run.retrieval_span)
     assert "no chunks" in at.warning[0].value
     assert "How do I reset my password?" in at.warning[0].value
     hrefs = [b.proto.url for b in at.get("link_button")]
     assert f"http://logs.test/explore?q={run.trace_id}&span={run.retrieval_span}" in hrefs
 
 
-def test_runs_diff_shows_deltas_and_highlights(
-    known_collector: tuple[str, Known], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    url, known = known_collector
+def test_runs_diff_shows_deltas_and_highlights(dash: Dash) -> None:
+    known = dash.known
     first, last = known.of(SEO)[0], known.of(SEO)[2]
-    at = app(url, monkeypatch, "diff", dwf=SEO, a=first.trace_id, b=last.trace_id)
+    at = dash.open("diff", dwf=SEO, a=first.trace_id, b=last.trace_id)
     shown = metrics(at)
     assert shown["Tokens B − A"] == "+200"
     assert shown["Cost B − A"] == "$+0.002000"
@@ -214,11 +212,8 @@ def test_runs_diff_shows_deltas_and_highlights(
     assert ">2</span>" in html and ">0</span>" in html
 
 
-def test_prompt_versions_by_content_hash(
-    known_collector: tuple[str, Known], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    url, _ = known_collector
-    at = app(url, monkeypatch, "prompts", pwf=SEO)
+def test_prompt_versions_by_content_hash(dash: Dash) -> None:
+    at = dash.open("prompts", pwf=SEO)
     table = frame(at, "hash")
     assert list(table["version"]) == ["v1", "v2"]
     assert list(table["runs"]) == [2, 1]
@@ -244,12 +239,9 @@ def test_unreachable_collector_is_a_clear_error(monkeypatch: pytest.MonkeyPatch)
     assert "flowscope collector" in at.error[0].value
 
 
-def test_shared_secret_login_gate(
-    known_collector: tuple[str, Known], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    url, _ = known_collector
-    monkeypatch.setenv("FLOWSCOPE_COLLECTOR_URL", url)
-    monkeypatch.setenv("FLOWSCOPE_DASHBOARD_PASSWORD", "s3cret")
+def test_shared_secret_login_gate(dash: Dash) -> None:
+    dash.monkeypatch.setenv("FLOWSCOPE_COLLECTOR_URL", dash.url)
+    dash.monkeypatch.setenv("FLOWSCOPE_DASHBOARD_PASSWORD", "s3cret")
     at = AppTest.from_file(APP, default_timeout=90).run()
     assert not at.metric  # nothing shown before signing in
     at.text_input(key="login_password").input("wrong")
