@@ -55,8 +55,12 @@ def test_store_and_probe_redact_identically(sample: Any) -> None:
     ours, theirs = Redactor(), ProbeRedactor(max_bytes=1_000_000)
     assert ours.redact(value) == theirs.redact(value)
     # Secrets seen under a key are then scrubbed from later strings by both.
-    later = f"header was {CARD_API_KEY} and hunter22"
-    assert ours.redact(later) == theirs.redact(later)
+    for later in (
+        f"header was {CARD_API_KEY} and hunter22",
+        f"token={CARD_API_KEY}; again {CARD_API_KEY}-suffix hunter22:x",
+        "cs k-123456 sk-x tok-abcdef sk-AAAAAAAAAAAAAAAAAAAAAAAA",
+    ):
+        assert ours.redact(later) == theirs.redact(later)
 
 
 def test_the_corpus_api_key_is_redacted() -> None:

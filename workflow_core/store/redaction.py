@@ -190,10 +190,12 @@ class Redactor:
                     del self._seen[next(iter(self._seen))]
 
     def scrub(self, text: str) -> str:
-        """``text`` with remembered secrets and pattern matches replaced."""
-        for secret in tuple(self._seen):
-            text = text.replace(secret, REDACTED)
+        """``text`` with the built-in rules, then remembered secrets, then user patterns applied
+        (the probe's order)."""
         text = scrub_builtin(text)
+        for secret in tuple(self._seen):
+            if secret in text:
+                text = text.replace(secret, REDACTED)
         for pattern in self._patterns:
             text = pattern.sub(_keep_prefix, text)
         return text
