@@ -148,3 +148,15 @@ def test_a_long_word_is_scrubbed_in_linear_time() -> None:
     assert Redactor().scrub(text).endswith(f"token={REDACTED}")
     # Generous bound: the regex this replaces needs minutes for 5 kB; linear needs milliseconds.
     assert time.perf_counter() - started < 5.0
+
+
+def test_one_redactor_fed_every_sample_in_turn_matches_the_probe() -> None:
+    """Secrets remembered from earlier values are scrubbed the same way from later ones."""
+    ours, theirs = Redactor(), ProbeRedactor(max_bytes=1_000_000)
+    for value in [
+        _corpus_dsl(),
+        *SAMPLES,
+        *SAMPLES[::-1],
+        f"dump: {CARD_API_KEY} hunter22 tok-abcdef",
+    ]:
+        assert ours.redact(value) == theirs.redact(value)
