@@ -120,3 +120,18 @@ def app_from(
         },
     }
     return parse_app(raw, source=f"{name}.yml")
+
+
+def start_node(variables: dict[str, str], *, required: bool = True) -> dict[str, Any]:
+    """A start node declaring ``{name: input type}``."""
+    declared = [
+        {"variable": name, "label": name, "type": kind, "required": required}
+        for name, kind in variables.items()
+    ]
+    return {"id": "start", "data": {"type": "start", "title": "S", "variables": declared}}
+
+
+def end_node(outputs: dict[str, list[str]]) -> dict[str, Any]:
+    """An end node publishing ``{name: selector}``."""
+    rows = [{"variable": name, "value_selector": sel} for name, sel in outputs.items()]
+    return {"id": "end", "data": {"type": "end", "title": "E", "outputs": rows}}

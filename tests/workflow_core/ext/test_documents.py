@@ -8,7 +8,7 @@ from pathlib import Path
 
 import docx
 import pytest
-from ext_support import app_from
+from ext_support import app_from, end_node, start_node
 
 from workflow_core.context import Services
 from workflow_core.documents import DocumentError, DocumentExtractor, extract_file, extract_text
@@ -77,16 +77,7 @@ def test_unsupported_and_corrupt_documents_name_the_file() -> None:
 def extractor_app(is_list: bool) -> object:
     file_type = "file-list" if is_list else "file"
     nodes = [
-        {
-            "id": "start",
-            "data": {
-                "type": "start",
-                "title": "S",
-                "variables": [
-                    {"variable": "doc", "label": "doc", "type": file_type, "required": True}
-                ],
-            },
-        },
+        start_node({"doc": file_type}),
         {
             "id": "extract",
             "data": {
@@ -96,14 +87,7 @@ def extractor_app(is_list: bool) -> object:
                 "is_array_file": is_list,
             },
         },
-        {
-            "id": "end",
-            "data": {
-                "type": "end",
-                "title": "E",
-                "outputs": [{"variable": "text", "value_selector": ["extract", "text"]}],
-            },
-        },
+        end_node({"text": ["extract", "text"]}),
     ]
     return app_from("extract", nodes, [("start", "extract"), ("extract", "end")])
 

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
-from ext_support import app_from
+from ext_support import app_from, end_node, start_node
 
 from workflow_core.context import Services
 from workflow_core.retrieval.base import KnowledgeError, RetrievedChunk, Retriever
@@ -50,25 +50,9 @@ def retrieval_app(mode: str, config: dict[str, Any] | None = None) -> Any:
     if config is not None:
         data["multiple_retrieval_config"] = config
     nodes = [
-        {
-            "id": "start",
-            "data": {
-                "type": "start",
-                "title": "S",
-                "variables": [
-                    {"variable": "q", "label": "q", "type": "text-input", "required": False}
-                ],
-            },
-        },
+        start_node({"q": "text-input"}, required=False),
         {"id": "kr", "data": data},
-        {
-            "id": "end",
-            "data": {
-                "type": "end",
-                "title": "E",
-                "outputs": [{"variable": "result", "value_selector": ["kr", "result"]}],
-            },
-        },
+        end_node({"result": ["kr", "result"]}),
     ]
     return app_from("kr", nodes, [("start", "kr"), ("kr", "end")])
 

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from ext_support import REPO, LoopbackServer, app_from
+from ext_support import REPO, LoopbackServer, app_from, end_node, start_node
 
 from workflow_core.context import Services
 from workflow_core.errors import DSLError
@@ -147,16 +147,7 @@ def test_web_reader_reads_file_and_loopback_but_refuses_other_hosts(
 
 def tool_app(provider: str, tool: str) -> object:
     nodes = [
-        {
-            "id": "start",
-            "data": {
-                "type": "start",
-                "title": "S",
-                "variables": [
-                    {"variable": "expr", "label": "expr", "type": "text-input", "required": True}
-                ],
-            },
-        },
+        start_node({"expr": "text-input"}),
         {
             "id": "calc",
             "data": {
@@ -171,17 +162,7 @@ def tool_app(provider: str, tool: str) -> object:
                 },
             },
         },
-        {
-            "id": "end",
-            "data": {
-                "type": "end",
-                "title": "E",
-                "outputs": [
-                    {"variable": "text", "value_selector": ["calc", "text"]},
-                    {"variable": "json", "value_selector": ["calc", "json"]},
-                ],
-            },
-        },
+        end_node({"text": ["calc", "text"], "json": ["calc", "json"]}),
     ]
     return app_from("tool-test", nodes, [("start", "calc"), ("calc", "end")])
 
