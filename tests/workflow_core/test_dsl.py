@@ -203,3 +203,10 @@ def test_jinja_syntax_error_fails_validation() -> None:
     )
     with pytest.raises(DSLError, match=r"node t \(template-transform\): field 'template': Jinja2"):
         validate_app(app)
+
+
+def test_invalid_yaml_is_a_dsl_error_naming_the_file(tmp_path: Path) -> None:
+    file = tmp_path / "broken.yml"
+    file.write_text("app: [unclosed\n", encoding="utf-8")
+    with pytest.raises(DSLError, match=r"^broken\.yml: not valid YAML"):
+        load_app(file)
