@@ -22,6 +22,7 @@ from sqlalchemy import select, update
 from workflow_core.events import NodeFinished, RunFinished, RunStarted
 from workflow_core.http_client import HttpClient, HttpRequestSpec, Timeouts
 from workflow_core.services import build_runner
+from workflow_core.store.database import SQLITE_BEGIN_OPTION
 from workflow_core.store.models import TriggerEvent, WorkflowRun
 from workflow_core.store.sql_store import SqlRunStore
 from workflow_core.store.triggers import TriggerEventQueue, TriggerEventRecord
@@ -70,7 +71,8 @@ def replay_event(queue: TriggerEventQueue, event_id: str) -> TriggerEventRecord:
     event = queue.get(event_id)
     headers = dict(event.headers) if isinstance(event.headers, dict) else {}
     headers[REPLAYED_AT_HEADER] = utcnow().isoformat()
-    with queue.engine.begin() as connection:
+    writer = queue.engine.execution_options(**{SQLITE_BEGIN_OPTION: "IMMEDIATE"})
+    with writer.begin() as connection:
         connection.execute(
             update(TriggerEvent).where(TriggerEvent.id == event_id).values(headers=headers)
         )

@@ -14,7 +14,12 @@ import threading
 import uuid
 from datetime import timedelta
 
-from workflow_core.store.triggers import TriggerEventQueue, TriggerEventRecord
+from sqlalchemy import update
+
+from workflow_core.store.database import SQLITE_BEGIN_OPTION
+from workflow_core.store.models import TriggerEvent
+from workflow_core.store.triggers import RUNNING, TriggerEventQueue, TriggerEventRecord
+from workflow_core.store.types import utcnow
 from workflow_core.triggers.delivery import TriggerDelivery
 
 logger = logging.getLogger(__name__)
@@ -23,6 +28,24 @@ logger = logging.getLogger(__name__)
 def worker_name(index: int) -> str:
     """A lease owner name unique to this process and worker (host, pid, random part)."""
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}:{index}"
+
+
+def renew_lease(queue: TriggerEventQueue, event_id: str, worker: str, lease: timedelta) -> bool:
+    """Push the lease of ``worker`` on a running event ``lease`` into the future (compare-and-set
+    on the owner, like the queue's own writes); ``False`` when ``worker`` no longer holds it."""
+    now = utcnow()
+    writer = queue.engine.execution_options(**{SQLITE_BEGIN_OPTION: "IMMEDIATE"})
+    with writer.begin() as connection:
+        changed = connection.execute(
+            update(TriggerEvent)
+            .where(
+                TriggerEvent.id == event_id,
+                TriggerEvent.status == RUNNING,
+                TriggerEvent.lease_owner == worker,
+            )
+            .values(lease_expires_at=now + lease, updated_at=now)
+        ).rowcount
+    return bool(changed == 1)
 
 
 def retry_delay(attempt: int, base: float, cap: float = 600.0) -> timedelta:
@@ -53,12 +76,20 @@ class Worker:
         event = self.queue.claim(self.name, lease=self.lease)
         if event is None:
             return None
+        done = threading.Event()
+        heartbeat = threading.Thread(
+            target=self._keep_lease, args=(event.id, done), name=f"lease-{event.id}", daemon=True
+        )
+        heartbeat.start()
         try:
             outcome = contextvars.copy_context().run(self.delivery.deliver, event)
         except Exception as exc:
             logger.exception("trigger %s event %s: delivery failed", event.trigger_id, event.id)
             self._fail(event, f"{type(exc).__name__}: {exc}", None)
             return event
+        finally:
+            done.set()
+            heartbeat.join()
         if outcome.ok:
             if not self.queue.complete(event.id, self.name, run_id=outcome.run_id):
                 logger.warning(
@@ -69,6 +100,18 @@ class Worker:
         else:
             self._fail(event, outcome.error or outcome.status, outcome.run_id)
         return event
+
+    def _keep_lease(self, event_id: str, done: threading.Event) -> None:
+        """Extend the lease every third of its length while the delivery runs, so a long run
+        is not taken over by another worker; a dead process stops extending it."""
+        period = self.lease.total_seconds() / 3
+        while not done.wait(period):
+            try:
+                if not renew_lease(self.queue, event_id, self.name, self.lease):
+                    logger.warning("trigger event %s: lease lost to another worker", event_id)
+                    return
+            except Exception:
+                logger.exception("trigger event %s: extending the lease failed", event_id)
 
     def _fail(self, event: TriggerEventRecord, error: str, run_id: str | None) -> None:
         delay = retry_delay(event.attempts, self.retry_base_seconds)
