@@ -340,3 +340,19 @@ def test_ssl_verify_refuses_a_self_signed_server_unless_disabled(
     finally:
         httpd.shutdown()
         httpd.server_close()
+
+
+def test_node_read_timeout_fails_the_node(
+    loopback: LoopbackServer, make_services: Callable[..., Services]
+) -> None:
+    import time
+
+    def slow(_request: Any) -> tuple[int, dict[str, str], bytes]:
+        time.sleep(1.5)
+        return 200, {}, b"late"
+
+    loopback.routes[("GET", "/slow")] = slow
+    data = {"method": "get", "url": loopback.url + "/slow", "timeout": {"read": 0.3}}
+    result = run_http(make_services(), data)
+    assert result.status == "failed"
+    assert "timed out" in (result.error or "")
