@@ -71,7 +71,8 @@ class RunTraceIds(IdGenerator):
         self._inner = inner
         self._pending = threading.local()
 
-    def expect(self, trace_id: int) -> None:
+    def expect(self, trace_id: int | None) -> None:
+        """The next trace id this thread's next new trace gets (None: forget it)."""
         self._pending.trace_id = trace_id
 
     def generate_span_id(self) -> int:
@@ -247,6 +248,8 @@ def _make_traced(target: Target, runtime: Runtime) -> Callable[..., Any]:
                     trace_ids.expect(run.trace_id)  # a new trace: use the decided id
             # Attributes are written once, when the span ends (one locked update, not two).
             span = tracer.start_span(name, parent_context, span_kind)
+            if trace_ids is not None:
+                trace_ids.expect(None)  # unused if the SDK found a parent: never leak it
             scope.span = span
             scope.sampled = True
             otel_token = attach(set_span_in_context(span))

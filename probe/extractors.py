@@ -143,10 +143,14 @@ def enter_trigger(parent: Scope | None, instance: Any, args: Args, kwargs: Kwarg
     )
     context = extract(carrier) if "traceparent" in carrier else None
     remote = trace.get_current_span(context).get_span_context() if context is not None else None
+    current = trace.get_current_span()
     if remote is not None and remote.is_valid:
         run = Run(remote.trace_id, None, {}, context)
     elif parent is not None and parent.run is not None:
         run = Run(parent.run.trace_id, None, {})
+    elif current.get_span_context().is_valid:  # a span of the host (a worker's own span)
+        host = current.get_span_context().trace_id
+        run = Run(host, None, {}, trace.set_span_in_context(current))
     else:
         run = Run(random.getrandbits(128) or 1, None, {})
     return Scope(parent, run, None, _trigger_own, event)

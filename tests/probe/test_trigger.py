@@ -79,3 +79,24 @@ def test_trigger_without_traceparent_starts_a_new_trace() -> None:
         probe.uninstrument()
     (root,) = [s for s in exporter.get_finished_spans() if s.name == "trigger nightly"]
     assert root.parent is None
+
+
+def test_root_under_a_host_span_does_not_leak_its_trace_id_to_the_next_trace() -> None:
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    probe.uninstrument()
+    assert probe.instrument(tracer_provider=provider, settings=OFFLINE, targets=[_trigger_set()])
+    host = provider.get_tracer("host")
+    try:
+        with host.start_as_current_span("worker loop"):
+            DeliveryStandIn().deliver(TriggerEvent("e1", "a", "schedule", {"topic": "t"}, {}))
+        DeliveryStandIn().deliver(TriggerEvent("e2", "b", "schedule", {"topic": "t"}, {}))
+    finally:
+        probe.uninstrument()
+    spans = {s.name: s for s in exporter.get_finished_spans()}
+    worker, first, second = spans["worker loop"], spans["trigger a"], spans["trigger b"]
+    assert first.parent is not None and first.parent.span_id == worker.context.span_id
+    assert first.context.trace_id == worker.context.trace_id
+    assert second.parent is None
+    assert second.context.trace_id != first.context.trace_id
