@@ -14,11 +14,7 @@ import threading
 import uuid
 from datetime import timedelta
 
-from sqlalchemy import update
-
-from workflow_core.store.database import SQLITE_BEGIN_OPTION
-from workflow_core.store.models import TriggerEvent
-from workflow_core.store.triggers import RUNNING, TriggerEventQueue, TriggerEventRecord
+from workflow_core.store.triggers import TriggerEventQueue, TriggerEventRecord
 from workflow_core.store.types import utcnow
 from workflow_core.triggers.delivery import TriggerDelivery
 
@@ -31,21 +27,12 @@ def worker_name(index: int) -> str:
 
 
 def renew_lease(queue: TriggerEventQueue, event_id: str, worker: str, lease: timedelta) -> bool:
-    """Push the lease of ``worker`` on a running event ``lease`` into the future (compare-and-set
-    on the owner, like the queue's own writes); ``False`` when ``worker`` no longer holds it."""
+    """Push the lease of ``worker`` on a running event ``lease`` into the future; ``False`` when
+    ``worker`` no longer holds it. The queue has no public ``renew`` yet: this uses its own
+    compare-and-set on the lease owner (the one ``complete`` / ``fail`` use)."""
     now = utcnow()
-    writer = queue.engine.execution_options(**{SQLITE_BEGIN_OPTION: "IMMEDIATE"})
-    with writer.begin() as connection:
-        changed = connection.execute(
-            update(TriggerEvent)
-            .where(
-                TriggerEvent.id == event_id,
-                TriggerEvent.status == RUNNING,
-                TriggerEvent.lease_owner == worker,
-            )
-            .values(lease_expires_at=now + lease, updated_at=now)
-        ).rowcount
-    return bool(changed == 1)
+    values = {"lease_expires_at": now + lease, "updated_at": now}
+    return queue._update_leased(event_id, worker, values)
 
 
 def retry_delay(attempt: int, base: float, cap: float = 600.0) -> timedelta:
