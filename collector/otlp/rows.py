@@ -65,10 +65,10 @@ def value_as_string(value: AnyValue) -> str:
     which = value.WhichOneof("value")
     if which == "string_value":
         return value.string_value
-    if which == "bool_value":
-        return "true" if value.bool_value else "false"
     if which == "int_value":
         return str(value.int_value)
+    if which == "bool_value":
+        return "true" if value.bool_value else "false"
     if which == "double_value":
         return repr(value.double_value)
     if which == "bytes_value":
@@ -79,7 +79,13 @@ def value_as_string(value: AnyValue) -> str:
 
 
 def attributes(kvs: Iterable[KeyValue]) -> dict[str, str]:
-    return {kv.key: value_as_string(kv.value) for kv in kvs}
+    out: dict[str, str] = {}
+    for kv in kvs:
+        value = kv.value
+        which = value.WhichOneof("value")
+        # the common case inline: one C call less per attribute than value_as_string
+        out[kv.key] = value.string_value if which == "string_value" else value_as_string(value)
+    return out
 
 
 def _int(attrs: dict[str, str], key: str) -> int:

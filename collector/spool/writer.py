@@ -12,9 +12,8 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
     ExportMetricsServiceRequest,
@@ -52,7 +51,6 @@ class WriterStats:
     store_errors: int = 0
     last_error: str = ""
     store_ready: bool = False
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 class SpoolWriter:
@@ -68,7 +66,7 @@ class SpoolWriter:
         batch_max_records: int,
         batch_max_wait_s: float,
         retry_s: float,
-        batch_max_bytes: int = 32 << 20,
+        batch_max_bytes: int = 4 << 20,
     ) -> None:
         self.spool = spool
         self.directory: Path = spool.directory
@@ -97,12 +95,6 @@ class SpoolWriter:
         self._stop.set()
         self.spool.data_ready.set()
         self._thread.join(timeout)
-
-    def drained(self) -> bool:
-        durable = self.spool.durable
-        return (self.checkpoint.seq, self.checkpoint.offset) >= durable or (
-            self.checkpoint.seq == durable[0] and self.checkpoint.offset >= durable[1]
-        )
 
     # -- thread body ------------------------------------------------------------------------
     def _run(self) -> None:

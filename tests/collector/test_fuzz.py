@@ -22,7 +22,7 @@ from collector.otlp.body import inflate, parse_traces
 from collector.otlp.rows import SPAN_COLUMNS, traces_to_columns
 from collector.pricing import Pricer
 
-FAST = settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck))
+FAST = settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
 
 scalars = st.one_of(
     st.text(max_size=20).map(lambda s: AnyValue(string_value=s)),
@@ -130,7 +130,7 @@ def test_openapi_operations_answer_bad_input_with_4xx_never_5xx(
     for operation in operations:
 
         @given(case=operation.as_strategy())
-        @settings(max_examples=12, deadline=None, suppress_health_check=list(HealthCheck))
+        @settings(max_examples=8, deadline=None, suppress_health_check=list(HealthCheck))
         def check(case: schemathesis.Case) -> None:
             response = case.call(base_url=collector.url, timeout=60)
             assert response.status_code < 500, (
