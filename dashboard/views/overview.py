@@ -15,23 +15,26 @@ GROUPS = {"workflow": "Workflow", "model": "Model"}
 
 
 def bucket_for(since: str | None) -> str:
-    """Minute buckets up to 6 hours, hours up to a week, then days."""
+    """Minute buckets up to a day, hours up to 30 days, then days (at most ~1,440 buckets)."""
     if since is None:
         return "hour"
     span = datetime.now(UTC) - datetime.fromisoformat(since)
     hours = span.total_seconds() / 3600
-    return "minute" if hours <= 6 else "hour" if hours <= 24 * 7 else "day"
+    return "minute" if hours <= 25 else "hour" if hours <= 24 * 31 else "day"
 
 
 def _headline(o: Overview) -> None:
-    cols = st.columns(7)
-    cols[0].metric("Total cost", fmt_usd(o.total_cost_usd), border=True)
-    cols[1].metric("Tokens", fmt_int(o.total_tokens), border=True)
-    cols[2].metric("Runs", fmt_int(o.runs), border=True)
-    cols[3].metric("Error rate", f"{o.error_rate:.1%}", border=True)
-    cols[4].metric("p50", fmt_ms(o.p50_ms), border=True)
-    cols[5].metric("p95", fmt_ms(o.p95_ms), border=True)
-    cols[6].metric("p99", fmt_ms(o.p99_ms), border=True)
+    top = st.columns(4)
+    top[0].metric("Total cost", fmt_usd(o.total_cost_usd), border=True)
+    top[1].metric("Tokens", fmt_int(o.total_tokens), border=True)
+    top[2].metric("Runs", fmt_int(o.runs), border=True)
+    top[3].metric("Error rate", f"{o.error_rate:.1%}", border=True)
+    latency = st.columns(4)
+    latency[0].metric("p50", fmt_ms(o.p50_ms), border=True)
+    latency[1].metric("p95", fmt_ms(o.p95_ms), border=True)
+    latency[2].metric("p99", fmt_ms(o.p99_ms), border=True)
+    kept = o.sampled_runs / o.runs if o.runs else 1.0
+    latency[3].metric("Runs kept by sampling", f"{kept:.0%}", border=True)
 
 
 def sampling_frame(o: Overview) -> pd.DataFrame:
@@ -166,8 +169,14 @@ def render(ctx: PageContext) -> None:
         hide_index=True,
         key="workflows-table",
         column_config={
-            "error_rate": st.column_config.NumberColumn("error rate", format="percent"),
-            "cost_usd": st.column_config.NumberColumn("cost USD", format="$%.6f"),
+            "workflow": "Workflow",
+            "runs": "Runs",
+            "errors": "Errors",
+            "input_tokens": "Input tokens",
+            "output_tokens": "Output tokens",
+            "last_run": "Last run (UTC)",
+            "error_rate": st.column_config.NumberColumn("Error rate", format="percent"),
+            "cost_usd": st.column_config.NumberColumn("Cost USD", format="$%.6f"),
             "p50_ms": st.column_config.NumberColumn("p50 ms", format="%.1f"),
             "p95_ms": st.column_config.NumberColumn("p95 ms", format="%.1f"),
             "p99_ms": st.column_config.NumberColumn("p99 ms", format="%.1f"),

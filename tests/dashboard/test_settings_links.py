@@ -75,3 +75,11 @@ def test_json_braces_in_a_grafana_template_survive() -> None:
         'http://grafana/explore?left={"queries":[{"expr":"{service_name=\\"svc\\"} '
         '|= \\"abc\\""}],"range":{"from":"60000","to":"240000"}}'
     )
+
+
+def test_cost_over_time_bucket_follows_the_time_range() -> None:
+    from dashboard.filters import since_for
+    from dashboard.views.overview import bucket_for
+
+    buckets = [bucket_for(since_for(key)) for key in ("15m", "24h", "7d", "30d", "365d")]
+    assert buckets == ["minute", "minute", "hour", "hour", "day"]

@@ -89,7 +89,10 @@ def settled(page: Page) -> None:
 def shoot(page: Page, name: str, *, main: bool = False) -> None:
     ARTIFACTS.mkdir(exist_ok=True)
     path = ARTIFACTS / f"{name}.png"
-    page.wait_for_timeout(1500)  # let charts, JSON viewers and icon fonts finish painting
+    charts = page.get_by_test_id("stPlotlyChart")
+    for i in range(charts.count()):
+        expect(charts.nth(i).locator(".main-svg").first).to_be_visible(timeout=30_000)
+    page.wait_for_timeout(1500)  # let JSON viewers and icon fonts finish painting
     page.screenshot(path=str(path), full_page=True)
     if main and os.environ.get("FLOWSCOPE_UPDATE_SCREENSHOTS") == "1":
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
