@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -14,7 +13,7 @@ import httpx
 import pytest
 from conftest import open_store
 from sqlalchemy import func, select
-from triggers_support import email_body, free_port, signed_headers, write_config
+from triggers_support import Service, email_body, free_port, signed_headers, write_config
 
 from workflow_core.store.models import WorkflowRun
 from workflow_core.store.triggers import TriggerEventQueue
@@ -24,63 +23,14 @@ N_EVENTS = 30
 KILL_AFTER = 12
 
 
-class Service:
-    """``flowscope serve`` as a child process (its own session, so nothing outlives the test)."""
-
-    def __init__(self, config: Path, db_url: str, port: int, log: Path) -> None:
-        self.args = [
-            str(Path(sys.executable).parent / "flowscope"),
-            "serve",
-            str(config),
-            "--port",
-            str(port),
-            "--workers",
-            "2",
-        ]
-        self.env = {
-            **os.environ,
-            "FLOWSCOPE_DATABASE_URL": db_url,
-            "FLOWSCOPE_SIM_LATENCY_MS": "60",
-            "FLOWSCOPE_TRIGGER_LEASE_SECONDS": "3",
-            "FLOWSCOPE_TRIGGER_RETRY_SECONDS": "0.2",
-        }
-        self.base = f"http://127.0.0.1:{port}"
-        self.log = log
-        self.process: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        with self.log.open("ab") as out:
-            self.process = subprocess.Popen(
-                self.args, env=self.env, stdout=out, stderr=out, start_new_session=True
-            )
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            assert self.process.poll() is None, self.log.read_text()
-            try:
-                if httpx.get(f"{self.base}/healthz", timeout=1).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                time.sleep(0.1)
-        raise AssertionError(f"flowscope serve did not start:\n{self.log.read_text()}")
-
-    def kill9(self) -> None:
-        assert self.process is not None
-        os.killpg(self.process.pid, signal.SIGKILL)
-        self.process.wait(10)
-
-    def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(15)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait(5)
-
-
 @pytest.fixture
 def service(tmp_path: Path, db_url: str) -> Iterator[Service]:
-    svc = Service(write_config(tmp_path), db_url, free_port(), tmp_path / "serve.log")
+    env = {
+        "FLOWSCOPE_SIM_LATENCY_MS": "60",
+        "FLOWSCOPE_TRIGGER_LEASE_SECONDS": "3",
+        "FLOWSCOPE_TRIGGER_RETRY_SECONDS": "0.2",
+    }
+    svc = Service(write_config(tmp_path), db_url, free_port(), tmp_path / "serve.log", env=env)
     try:
         yield svc
     finally:

@@ -62,17 +62,20 @@ def test_a_long_run_keeps_its_lease_and_is_not_run_twice(
 ) -> None:
     config = load_config(write_config(tmp_path), {})
     queue = TriggerEventQueue(any_store.engine)
-    slow = TriggerDelivery(config, any_store, environ={"FLOWSCOPE_SIM_LATENCY_MS": "500"})
-    lease = timedelta(seconds=0.3)
+    slow = TriggerDelivery(config, any_store, environ={"FLOWSCOPE_SIM_LATENCY_MS": "1500"})
+    lease = timedelta(seconds=1)
     event_id = queue.enqueue("support-email", "webhook", "k", INPUTS).event.id
     worker = Worker(queue, slow, name="slow", lease=lease)
     running = threading.Thread(target=worker.run_once)
     running.start()
+    while queue.get(event_id).lease_owner != "slow":  # the thief starts once the run has it
+        assert running.is_alive()
+        time.sleep(0.01)
     stolen = []
-    while running.is_alive():  # the run takes ~1 s, three leases long
+    while running.is_alive():  # the run takes ~3 s, three leases long
         if (other := queue.claim("thief", lease=lease)) is not None:
             stolen.append(other.id)
-        time.sleep(0.02)
+        time.sleep(0.05)
     running.join()
     assert stolen == []
     assert queue.get(event_id).status == "succeeded"

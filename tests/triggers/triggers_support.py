@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
 import socket
+import subprocess
+import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+import httpx
 import yaml
 
 from workflow_core.triggers.signature import sign, sign_timestamped
@@ -137,3 +142,65 @@ def approval_server(inbox: ApprovalInbox) -> Iterator[str]:
     finally:
         server.shutdown()
         server.server_close()
+
+
+class Service:
+    """``flowscope serve`` as a child process (its own session, so nothing outlives the test)."""
+
+    def __init__(
+        self,
+        config: Path,
+        db_url: str,
+        port: int,
+        log: Path,
+        *,
+        env: dict[str, str] | None = None,
+        prefix: Sequence[str] = (),
+    ) -> None:
+        self.args = [
+            *prefix,
+            str(Path(sys.executable).parent / "flowscope"),
+            "serve",
+            str(config),
+            "--port",
+            str(port),
+            "--workers",
+            "2",
+        ]
+        self.env = {
+            **os.environ,
+            "FLOWSCOPE_DATABASE_URL": db_url,
+            **(env or {}),
+        }
+        self.base = f"http://127.0.0.1:{port}"
+        self.log = log
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        with self.log.open("ab") as out:
+            self.process = subprocess.Popen(
+                self.args, env=self.env, stdout=out, stderr=out, start_new_session=True
+            )
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            assert self.process.poll() is None, self.log.read_text()
+            try:
+                if httpx.get(f"{self.base}/healthz", timeout=1).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                time.sleep(0.1)
+        raise AssertionError(f"flowscope serve did not start:\n{self.log.read_text()}")
+
+    def kill9(self) -> None:
+        assert self.process is not None
+        os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait(10)
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(15)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait(5)
