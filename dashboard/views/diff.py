@@ -135,7 +135,8 @@ def render(ctx: PageContext) -> None:
     totals = st.columns(3)
     totals[0].metric("Latency B − A", f"{frame['ms_delta'].sum():+,.1f} ms", border=True)
     totals[1].metric("Tokens B − A", f"{int(frame['tokens_delta'].sum()):+,}", border=True)
-    totals[2].metric("Cost B − A", f"${frame['cost_delta'].sum():+,.6f}", border=True)
+    cost = float(frame["cost_delta"].sum())
+    totals[2].metric("Cost B − A", f"{'-' if cost < 0 else '+'}${abs(cost):,.6f}", border=True)
     st.dataframe(
         frame,
         hide_index=True,

@@ -202,7 +202,7 @@ def test_runs_diff_shows_deltas_and_highlights(dash: Dash) -> None:
     at = dash.open("diff", dwf=SEO, a=first.trace_id, b=last.trace_id)
     shown = metrics(at)
     assert shown["Tokens B − A"] == "+200"
-    assert shown["Cost B − A"] == "$+0.002000"
+    assert shown["Cost B − A"] == "+$0.002000"
     assert shown["Latency B − A"] == "+200.0 ms"
     table = frame(at, "ms_delta")
     slug = table[table["node"] == "1712"].iloc[0]
