@@ -178,3 +178,14 @@ def test_store_failure_is_not_acknowledged(config: TriggersConfig, store: SqlRun
     body = email_body()
     response = client.post(_url(config), content=body, headers=signed_headers(body))
     assert response.status_code == 503
+
+
+def test_oversized_body_is_413_and_nothing_stored(
+    config: TriggersConfig, queue: TriggerEventQueue
+) -> None:
+    client = TestClient(create_app(config, queue, max_body_bytes=200))
+    body = email_body(message={"text": "x" * 300})
+    response = client.post(_url(config), content=body, headers=signed_headers(body))
+    assert response.status_code == 413
+    assert "larger than 200 bytes" in response.json()["detail"]
+    assert queue.list() == []

@@ -3,7 +3,7 @@
 Nothing runs in the request: the event is committed to the run store before the 202 (with its
 event id) is sent, and a worker runs it later. Errors are mapped to HTTP here only: an unknown
 URL → 404, a bad or stale signature → 401, a body that does not map → 400 naming the failing
-path; none of them stores anything.
+path, a body over the size limit → 413; none of them stores anything.
 """
 
 from __future__ import annotations
@@ -28,6 +28,8 @@ from workflow_core.triggers.signature import verify
 
 logger = logging.getLogger(__name__)
 
+DEFAULT_MAX_BODY_BYTES = 1024 * 1024
+
 # Headers never stored with the event (checked on receipt, never needed again).
 _DROPPED_HEADERS = frozenset({"authorization", "cookie", "x-hub-signature", "x-hub-signature-256"})
 
@@ -38,11 +40,16 @@ def stored_headers(trigger: WebhookTrigger, headers: Any) -> dict[str, str]:
     return {k.lower(): v for k, v in headers.items() if k.lower() not in dropped}
 
 
+def _too_large(limit: int) -> JSONResponse:
+    return JSONResponse({"detail": f"body: larger than {limit} bytes"}, status_code=413)
+
+
 def create_app(
     config: TriggersConfig,
     queue: TriggerEventQueue,
     *,
     clock: Callable[[], float] = time.time,
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
     on_startup: Callable[[], None] | None = None,
     on_shutdown: Callable[[], None] | None = None,
 ) -> FastAPI:
@@ -63,7 +70,12 @@ def create_app(
         trigger = config.webhook(trigger_id, token)
         if trigger is None:
             return JSONResponse({"detail": "no such webhook"}, status_code=404)
+        declared = request.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > max_body_bytes:
+            return _too_large(max_body_bytes)
         raw = await request.body()
+        if len(raw) > max_body_bytes:
+            return _too_large(max_body_bytes)
         try:
             verify(
                 trigger.signature,

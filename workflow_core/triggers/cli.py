@@ -20,6 +20,7 @@ ENV_PORT = "FLOWSCOPE_SERVE_PORT"
 ENV_WORKERS = "FLOWSCOPE_TRIGGER_WORKERS"
 ENV_LEASE = "FLOWSCOPE_TRIGGER_LEASE_SECONDS"
 ENV_RETRY_BASE = "FLOWSCOPE_TRIGGER_RETRY_SECONDS"
+ENV_MAX_BODY = "FLOWSCOPE_WEBHOOK_MAX_BYTES"
 
 
 def register_serve(subparsers: argparse._SubParsersAction[Any]) -> None:
@@ -84,6 +85,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
             workers=_setting(args.workers, env, ENV_WORKERS, int, 2),
             lease_seconds=_setting(None, env, ENV_LEASE, float, 300.0),
             retry_base_seconds=_setting(None, env, ENV_RETRY_BASE, float, 5.0),
+            max_body_bytes=_setting(None, env, ENV_MAX_BODY, int, 1024 * 1024),
         )
         if settings.workers < 0:
             raise ValueError(f"--workers must be 0 or more, got {settings.workers}")

@@ -39,6 +39,7 @@ class ServiceSettings:
     schedule_seconds: float = 1.0
     lease_seconds: float = 300.0
     retry_base_seconds: float = 5.0
+    max_body_bytes: int = 1024 * 1024
 
 
 class TriggerService:
