@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -80,7 +82,57 @@ def test_cluster_profile_has_two_shards_two_replicas_keeper_and_two_collectors()
     assert "keeper" in services
     collectors = [n for n in services if n.startswith("collector-")]
     assert len(collectors) == 2
-    for name in collectors:
-        assert services[name]["environment"]["FLOWSCOPE_CLICKHOUSE_CLUSTER"] == "flowscope"
     cluster_xml = (ROOT / "deploy/clickhouse/cluster/cluster.xml").read_text()
     assert cluster_xml.count("<shard>") == 2 and cluster_xml.count("<replica>") == 4
+
+
+def test_cluster_collectors_start_after_the_on_cluster_schema_job_covers_every_shard() -> None:
+    services = _services("--profile", "cluster")
+    init = services["schema-init"]
+    script, cluster, *dsns = init["command"][1:]
+    assert script == "/app/deploy/cluster_schema.py"
+    assert f"<{cluster}>" in (ROOT / "deploy/clickhouse/cluster/cluster.xml").read_text()
+    shard_hosts = {dsn.split("@")[1].split(":")[0] for dsn in dsns}
+    assert shard_hosts == {"ch-s1r1", "ch-s2r1"}  # one replica of each shard
+    for name in ("collector-a", "collector-b"):
+        condition = services[name]["depends_on"]["schema-init"]["condition"]
+        assert condition == "service_completed_successfully"
+        store_host = services[name]["environment"]["FLOWSCOPE_STORE"].split("@")[1].split(":")[0]
+        assert store_host in shard_hosts
+
+
+def test_every_flowscope_env_var_in_the_compose_file_is_read_by_the_code() -> None:
+    """A variable the collector or dashboard never reads is a silent misconfiguration."""
+    read = "".join(
+        path.read_text()
+        for package in ("collector", "dashboard", "probe", "workflow_core")
+        for path in (ROOT / package).rglob("*.py")
+    )
+    read += (ROOT / "scripts/workload.sh").read_text()
+    read += "".join(path.read_text() for path in (ROOT / "deploy").rglob("*.xml"))
+    for name, svc in _services("--profile", "cluster").items():
+        for key in svc.get("environment", {}):
+            if key.startswith("FLOWSCOPE_"):
+                assert key in read, f"{name}: {key} is set but nothing reads it"
+
+
+def test_env_example_names_every_variable_the_compose_file_uses() -> None:
+    raw = (ROOT / "docker-compose.yml").read_text()
+    used = set(re.findall(r"\$\{([A-Z0-9_]+)", raw))
+    example = {
+        line.split("=", 1)[0]
+        for line in (ROOT / "deploy/env.example").read_text().splitlines()
+        if "=" in line and not line.startswith("#")
+    }
+    assert used <= example, f"missing from deploy/env.example: {sorted(used - example)}"
+
+
+def test_cluster_schema_script_without_arguments_prints_its_usage() -> None:
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "deploy/cluster_schema.py")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 2
+    assert "DSN [DSN ...]" in proc.stderr
