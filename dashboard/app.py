@@ -1,7 +1,7 @@
 """The Streamlit entry point: settings, optional login, global filters, multipage navigation.
 
 Run with ``flowscope dashboard`` (or ``streamlit run dashboard/app.py``). Settings are built here,
-once per process, from the environment; see docs/dashboard.md.
+on each script run, from the environment; see docs/dashboard.md.
 """
 
 from __future__ import annotations
