@@ -19,7 +19,7 @@ from sqlalchemy.engine import make_url
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from triggers_support import write_config
+from triggers_support import open_store, write_config
 
 from workflow_core.store.sql_store import SqlRunStore
 from workflow_core.store.triggers import TriggerEventQueue
@@ -65,10 +65,6 @@ def any_db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
 @pytest.fixture
 def db_url(tmp_path: Path) -> str:
     return f"sqlite:///{tmp_path / 'runs.db'}"
-
-
-def open_store(url: str) -> SqlRunStore:
-    return SqlRunStore.open(url, environ={"FLOWSCOPE_DB_AUTO_MIGRATE": "true"})
 
 
 @pytest.fixture

@@ -11,9 +11,15 @@ from pathlib import Path
 
 import httpx
 import pytest
-from conftest import open_store
 from sqlalchemy import func, select
-from triggers_support import Service, email_body, free_port, signed_headers, write_config
+from triggers_support import (
+    Service,
+    email_body,
+    free_port,
+    open_store,
+    signed_headers,
+    write_config,
+)
 
 from workflow_core.store.models import WorkflowRun
 from workflow_core.store.triggers import TriggerEventQueue

@@ -9,9 +9,8 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from conftest import open_store
 from sqlalchemy import func, select
-from triggers_support import write_config
+from triggers_support import open_store, write_config
 
 from workflow_core.store.models import WorkflowRun
 from workflow_core.store.sql_store import SqlRunStore

@@ -19,6 +19,7 @@ from typing import Any
 import httpx
 import yaml
 
+from workflow_core.store.sql_store import SqlRunStore
 from workflow_core.triggers.signature import sign, sign_timestamped
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -77,6 +78,11 @@ def write_config(
     path = directory / "triggers.yaml"
     path.write_text(yaml.safe_dump(doc), encoding="utf-8")
     return path
+
+
+def open_store(url: str) -> SqlRunStore:
+    """The run store at ``url``, migrated (also on a server database)."""
+    return SqlRunStore.open(url, environ={"FLOWSCOPE_DB_AUTO_MIGRATE": "true"})
 
 
 def signed_headers(body: bytes, *, secret: str = SECRET, at: float | None = None) -> dict[str, str]:
