@@ -21,6 +21,10 @@ from probe import guard, semconv
 from probe.redaction import Redactor
 from probe.spec import Args, Attributes, Kwargs, Run, Scope
 
+#: The llm node's prompt template (contract: docs/contracts.md); kept here, next to its only
+#: writer, rather than in ``semconv``.
+PROMPT_TEMPLATE = "flowscope.prompt.template"
+
 # -- argument access --------------------------------------------------------------------------
 
 
@@ -46,14 +50,20 @@ def _child_scope(parent: Scope | None, own: Callable[[Any], Attributes] | None, 
     return Scope(parent, parent.run, parent.node_type, own, src)
 
 
-def _node_ctx(scope: Scope) -> Any:
-    """The RunContext of the innermost node execution around ``scope``."""
+def _node_src(scope: Scope) -> tuple[Any, Any]:
+    """``(NodeSpec, RunContext)`` of the innermost node execution around ``scope``."""
     current: Scope | None = scope
     while current is not None:
         if current._own_fn is _node_own:
-            return current._own_src[1]
+            node, ctx = current._own_src
+            return node, ctx
         current = current.parent
-    return None
+    return None, None
+
+
+def _node_ctx(scope: Scope) -> Any:
+    """The RunContext of the innermost node execution around ``scope``."""
+    return _node_src(scope)[1]
 
 
 # -- workflow run (root) ----------------------------------------------------------------------
@@ -318,10 +328,40 @@ def describe_llm(
         semconv.GEN_AI_REQUEST_MODEL: model,
         semconv.GEN_AI_PROVIDER_NAME: provider or "unknown",
     }
-    ctx = _node_ctx(scope)
+    node, ctx = _node_src(scope)
     if ctx is not None and (attempt := getattr(ctx, "attempt", None)):
         attrs[semconv.RETRY_ATTEMPT] = int(attempt)
+    if capture is not None and (template := prompt_template(node)):
+        attrs[PROMPT_TEMPLATE] = capture.truncate(capture.scrub(template))
     return f"chat {model}", attrs
+
+
+def _template_text(message: Any) -> str:
+    if not isinstance(message, dict):
+        return ""
+    key = "jinja2_text" if message.get("edition_type") == "jinja2" else "text"
+    text = _text(message.get(key))
+    return f"[{_text(message.get('role')) or 'user'}]\n{text}" if text else ""
+
+
+def prompt_template(node: Any) -> str:
+    """The llm node's prompt template as declared in the DSL (before variables are rendered):
+    one ``[role]`` block per message, plus the memory query template; ``""`` for other nodes.
+
+    Recorded instead of the rendered prompt so a prompt *version* changes when the template
+    changes, not with every input.
+    """
+    data = getattr(node, "data", None)
+    if getattr(node, "type", None) != "llm" or not isinstance(data, dict):
+        return ""
+    messages = data.get("prompt_template")
+    if isinstance(messages, dict):  # completion mode: one text prompt
+        messages = [messages]
+    blocks = [_template_text(m) for m in messages] if isinstance(messages, list) else []
+    memory = data.get("memory")
+    if isinstance(memory, dict) and (query := _text(memory.get("query_prompt_template"))):
+        blocks.append(f"[memory query]\n{query}")
+    return "\n\n".join(b for b in blocks if b)
 
 
 def finish_llm(
