@@ -82,6 +82,7 @@ def test_cluster_profile_has_two_shards_two_replicas_keeper_and_two_collectors()
     assert "keeper" in services
     collectors = [n for n in services if n.startswith("collector-")]
     assert len(collectors) == 2
+    assert "http://ingest-lb:4318" in services["dashboard-cluster"]["command"]
     cluster_xml = (ROOT / "deploy/clickhouse/cluster/cluster.xml").read_text()
     assert cluster_xml.count("<shard>") == 2 and cluster_xml.count("<replica>") == 4
 
