@@ -27,10 +27,15 @@ class CollectorProcess:
     """``flowscope collector`` as a subprocess; ``start``/``kill``/``stop`` keep the data dir."""
 
     def __init__(
-        self, workdir: Path, env: Mapping[str, str] | None = None, port: int | None = None
+        self,
+        workdir: Path,
+        env: Mapping[str, str] | None = None,
+        port: int | None = None,
+        store: str | None = None,
     ) -> None:
         self.workdir = workdir
         self.store_dir = workdir / "chdb"
+        self.store = store or f"chdb://{self.store_dir}"
         self.spool_dir = workdir / "spool"
         self.port = port or free_port()
         self.extra_env = dict(env or {})
@@ -43,7 +48,7 @@ class CollectorProcess:
 
     def start(self, *, wait_store: bool = True, timeout: float = 90.0) -> CollectorProcess:
         env = {**os.environ, **self.extra_env}
-        env.pop("FLOWSCOPE_STORE", None) if "FLOWSCOPE_STORE" not in self.extra_env else None
+        env.pop("FLOWSCOPE_STORE", None)  # --store always names the store explicitly
         self.workdir.mkdir(parents=True, exist_ok=True)
         log = self.log_path.open("ab")
         self.proc = subprocess.Popen(
@@ -53,7 +58,7 @@ class CollectorProcess:
                 "--port",
                 str(self.port),
                 "--store",
-                f"chdb://{self.store_dir}",
+                self.store,
                 "--spool-dir",
                 str(self.spool_dir),
             ],

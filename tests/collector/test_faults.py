@@ -200,3 +200,24 @@ def test_replayed_pending_batch_is_deduplicated_by_its_token(tmp_path: Path) -> 
         assert collector.get("/api/stats/overview").json()["spans"] == SPANS_PER_TRACE
     finally:
         collector.stop()
+
+
+def test_unreachable_clickhouse_server_keeps_acknowledging_into_the_spool(tmp_path: Path) -> None:
+    from collector_harness import free_port
+
+    dsn = f"clickhouse://flowscope:s3cret@127.0.0.1:{free_port()}/default"  # nothing listens
+    collector = CollectorProcess(tmp_path, store=dsn, env={"FLOWSCOPE_STORE_RETRY_S": "0.3"})
+    try:
+        collector.start(wait_store=False)
+        _, body = trace_request("server-down")
+        response = httpx.post(f"{collector.url}/v1/traces", content=body, headers=PROTO)
+        assert response.status_code == 200
+        health = collector.health()
+        assert not health["store_ready"]
+        assert "cannot open store clickhouse://flowscope:***@127.0.0.1" in health["store_error"]
+        assert health["spool_backlog_bytes"] > len(body)
+        assert "s3cret" not in collector.log() and "s3cret" not in str(health)
+        read = collector.get("/api/stats/nodes")
+        assert read.status_code == 503 and "Retry-After" in read.headers
+    finally:
+        collector.stop()
