@@ -251,3 +251,38 @@ def test_replayed_insert_with_the_same_dedup_token_is_stored_once(
         assert client.command("SELECT count() FROM dedup_probe") == 4
     finally:
         client.close()
+
+
+def test_an_embedded_store_copied_into_the_server_is_served_by_the_server_collector(
+    stack: tuple[Proc, Proc], tmp_path: Path
+) -> None:
+    """docs/operations.md step 7: move history from chDB to the server with copy_embedded.py."""
+    front, server_collector = stack
+    embedded_dir = tmp_path / "chdb"
+    cmd = [FLOWSCOPE, "collector", "--port", str(free_port()), "--store", f"chdb://{embedded_dir}"]
+    cmd += ["--spool-dir", str(tmp_path / "spool")]
+    embedded = _spawn(cmd, tmp_path / "embedded", "embedded", "/healthz")
+    try:
+        wait_for(lambda: health(embedded)["store_ready"], "embedded store ready")
+        trace_ids = [send_workflow_run(embedded.url, "moved-over") for _ in range(3)]
+        wait_for(lambda: health(embedded)["spans_stored"] == 9, "9 spans stored")
+    finally:
+        embedded.stop()  # chDB is one process: the copy needs the directory free
+    dsn = f"clickhouse://{USER}:{PASSWORD}@127.0.0.1:{front.url.rsplit(':', 1)[1]}/{DATABASE}"
+    script = Path(__file__).resolve().parents[2] / "deploy/copy_embedded.py"
+    for _ in range(2):  # a re-run (after an interruption) must not duplicate anything
+        proc = subprocess.run(
+            [sys.executable, str(script), str(embedded_dir), dsn],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert proc.returncode == 0, proc.stderr
+        assert "otel_traces: 9 rows" in proc.stdout
+    for trace_id in trace_ids:
+        trace = httpx.get(f"{server_collector.url}/api/traces/{trace_id}", timeout=30).json()
+        assert len(trace["spans"]) == 3
+    nodes = httpx.get(
+        f"{server_collector.url}/api/stats/nodes", params={"workflow": "moved-over"}, timeout=30
+    ).json()["nodes"]
+    assert [(n["node_id"], n["count"], n["input_tokens"]) for n in nodes] == [("n-llm", 3, 3000)]
