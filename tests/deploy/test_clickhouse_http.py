@@ -286,3 +286,35 @@ def test_an_embedded_store_copied_into_the_server_is_served_by_the_server_collec
         f"{server_collector.url}/api/stats/nodes", params={"workflow": "moved-over"}, timeout=30
     ).json()["nodes"]
     assert [(n["node_id"], n["count"], n["input_tokens"]) for n in nodes] == [("n-llm", 3, 3000)]
+
+
+def test_compose_workload_script_traces_corpus_workflows_into_the_server(
+    stack: tuple[Proc, Proc],
+) -> None:
+    """scripts/workload.sh (the compose `workload` service) → collector → ClickHouse server."""
+    _, collector = stack
+    root = Path(__file__).resolve().parents[2]
+    corpus = root.parent / "shared" / "dify-dsl"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("FLOWSCOPE_", "OTEL_"))}
+    env.update(
+        PATH=f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}",
+        OTEL_EXPORTER_OTLP_ENDPOINT=collector.url,
+        FLOWSCOPE_LLM_PROVIDER="simulated",
+        FLOWSCOPE_CORPUS=str(corpus),
+        FLOWSCOPE_WORKLOAD_RUNS="1",
+    )
+    proc = subprocess.run(
+        ["bash", str(root / "scripts/workload.sh")],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.count('"status": "succeeded"') == 2, proc.stdout[-2000:]
+    wait_for(lambda: health(collector)["spool_backlog_bytes"] == 0, "spool drained")
+    traces = httpx.get(
+        f"{collector.url}/api/traces", params={"service": "flowscope-workload"}, timeout=30
+    ).json()["traces"]
+    assert {t["workflow"] for t in traces} == {"SEO Slug Generator", "translation_workflow"}
+    assert len(traces) == 2 and all(t["span_count"] > 1 for t in traces)
