@@ -25,6 +25,11 @@ from probe.spec import Args, Attributes, Kwargs, Run, Scope
 #: writer, rather than in ``semconv``.
 PROMPT_TEMPLATE = "flowscope.prompt.template"
 
+#: Retrieval spans of sharded KBs (contract: docs/contracts.md): every failed shard attempt, and
+#: the shards that contributed nothing after retries and fallback.
+SHARD_ERRORS = "flowscope.retrieval.shard_errors"
+SHARDS_LOST = "flowscope.retrieval.shards_lost"
+
 # -- argument access --------------------------------------------------------------------------
 
 
@@ -441,10 +446,18 @@ def finish_retrieval(
     scope: Scope, instance: Any, args: Args, kwargs: Kwargs, result: Any, capture: Redactor | None
 ) -> Attributes:
     hits = list(result) if isinstance(result, list | tuple) else []
-    return {
+    attrs: Attributes = {
         semconv.RETRIEVAL_COUNT: len(hits),
         semconv.RETRIEVAL_SCORES: [float(getattr(h, "score", 0.0) or 0.0) for h in hits],
     }
+    # A sharded KB's failures underneath (workflow_core.retrieval.base.SearchResult).
+    errors = getattr(result, "shard_errors", None) or ()
+    if errors:
+        described = [_text(e.describe()) if hasattr(e, "describe") else _text(e) for e in errors]
+        attrs[SHARD_ERRORS] = [capture.scrub(d) if capture else d for d in described]
+    if lost := getattr(result, "shards_lost", None):
+        attrs[SHARDS_LOST] = [_text(s) for s in lost]
+    return attrs
 
 
 def describe_embedding(

@@ -46,6 +46,44 @@ class RetrievedChunk:
         }
 
 
+@dataclass(frozen=True)
+class ShardError:
+    """One failed attempt at one shard of a sharded knowledge base."""
+
+    index: str  # the logical (sharded) KB
+    shard: str  # the shard KB that failed (a replica's own name when ``replica_of`` is set)
+    attempt: int
+    kind: str  # "timeout" or the exception type
+    message: str
+    replica_of: str | None = None
+
+    def describe(self) -> str:
+        which = f"replica {self.shard} of {self.replica_of}" if self.replica_of else self.shard
+        return f"shard {which} attempt {self.attempt}: {self.message}"
+
+
+class SearchResult(list[RetrievedChunk]):
+    """Hits, best first, plus what went wrong underneath (empty when every shard answered).
+
+    ``shard_errors``: every failed shard attempt, recovered or not; ``shards_lost``: shards that
+    contributed nothing after retries and fallback (their loss emptied the result).
+    """
+
+    shard_errors: tuple[ShardError, ...] = ()
+    shards_lost: tuple[str, ...] = ()
+
+    @classmethod
+    def of(
+        cls,
+        hits: list[RetrievedChunk],
+        shard_errors: tuple[ShardError, ...] = (),
+        shards_lost: tuple[str, ...] = (),
+    ) -> SearchResult:
+        result = cls(hits)
+        result.shard_errors, result.shards_lost = shard_errors, shards_lost
+        return result
+
+
 class Embedder:
     """Turns texts into vectors. Subclasses set ``model_name`` and implement ``_embed``."""
 
@@ -73,16 +111,21 @@ class Retriever:
         score_threshold: float | None,
         dataset_ids: list[str],
     ) -> list[RetrievedChunk]:
-        """At most ``top_k`` chunks scoring ≥ ``score_threshold``, best first, positions 1…n."""
+        """At most ``top_k`` chunks scoring ≥ ``score_threshold``, best first, positions 1…n.
+
+        The list is a :class:`SearchResult`: shard failures underneath ride along with it.
+        """
         if top_k <= 0 or not query.strip():
-            return []
+            return SearchResult()
         hits = self._search(
             query, top_k=top_k, score_threshold=score_threshold, dataset_ids=dataset_ids
         )
         ranked = sorted(hits, key=lambda c: c.score, reverse=True)[:top_k]
-        return [
-            RetrievedChunk(**{**chunk.__dict__, "position": i}) for i, chunk in enumerate(ranked, 1)
-        ]
+        return SearchResult.of(
+            [RetrievedChunk(**{**c.__dict__, "position": i}) for i, c in enumerate(ranked, 1)],
+            getattr(hits, "shard_errors", ()),
+            getattr(hits, "shards_lost", ()),
+        )
 
     def _search(
         self,

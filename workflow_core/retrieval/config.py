@@ -8,6 +8,7 @@ chunk_overlap: 50
 datasets:                    # DSL dataset id -> local knowledge base name
   8c4620fa-15d7-464f-9cb9-561f1a59eb3f: dify-docs
 safety: {enabled: true, block_patterns: []}
+sharded: {}                  # logical KB -> shards, timeout, retry, fallback (retrieval.sharding)
 ```
 Precedence: explicit argument > ``FLOWSCOPE_KB_DIR`` / ``FLOWSCOPE_EMBEDDER`` > file > default.
 """
@@ -24,6 +25,7 @@ from workflow_core.retrieval.base import KnowledgeError
 from workflow_core.retrieval.chunking import DEFAULT_CHUNK_OVERLAP, DEFAULT_CHUNK_SIZE
 from workflow_core.retrieval.embedders import EMBEDDER_NAMES, EmbedderName
 from workflow_core.retrieval.safety import SafetyFilter
+from workflow_core.retrieval.sharding import ShardedIndexConfig
 
 DEFAULT_KB_DIR = Path(".flowscope/kb")
 
@@ -47,6 +49,7 @@ class KnowledgeConfig(BaseModel):
     chunk_overlap: int = Field(default=DEFAULT_CHUNK_OVERLAP, ge=0)
     datasets: dict[str, str] = Field(default_factory=dict)
     safety: SafetyConfig = Field(default_factory=SafetyConfig)
+    sharded: dict[str, ShardedIndexConfig] = Field(default_factory=dict)
 
     @field_validator("datasets", mode="before")
     @classmethod
