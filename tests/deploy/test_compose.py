@@ -137,3 +137,22 @@ def test_cluster_schema_script_without_arguments_prints_its_usage() -> None:
     )
     assert proc.returncode == 2
     assert "DSN [DSN ...]" in proc.stderr
+
+
+def test_cluster_nodes_authenticate_to_each_other_from_env_and_insert_synchronously() -> None:
+    import xml.etree.ElementTree as ET
+
+    cluster = ET.parse(ROOT / "deploy/clickhouse/cluster/cluster.xml").getroot()
+    replicas = cluster.findall("./remote_servers/flowscope/shard/replica")
+    assert len(replicas) == 4
+    for replica in replicas:
+        assert replica.find("user").get("from_env") == "CLICKHOUSE_USER"  # type: ignore[union-attr]
+        password = replica.find("password")
+        assert password is not None and password.get("from_env") == "CLICKHOUSE_PASSWORD"
+        assert not (password.text or "").strip()  # never a literal password in the file
+    users = ET.parse(ROOT / "deploy/clickhouse/cluster/users.xml").getroot()
+    assert users.findtext("./profiles/default/distributed_foreground_insert") == "1"
+    services = _services("--profile", "cluster")
+    for name in ("ch-s1r1", "ch-s1r2", "ch-s2r1", "ch-s2r2"):
+        mounts = " ".join(str(v) for v in services[name]["volumes"])
+        assert "users.d/flowscope-profile.xml" in mounts, f"{name} lacks the insert profile"
