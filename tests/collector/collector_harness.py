@@ -13,6 +13,9 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+from opentelemetry.proto.common.v1.common_pb2 import KeyValue
+from opentelemetry.proto.trace.v1.trace_pb2 import Span
 
 FLOWSCOPE = str(Path(sys.executable).parent / "flowscope")
 
@@ -135,3 +138,41 @@ class CollectorProcess:
             headers={"Content-Type": "application/json", **(headers or {})},
             timeout=30,
         )
+
+
+SPANS_PER_TRACE = 10
+PROTO = {"Content-Type": "application/x-protobuf"}
+
+
+def trace_request(service: str) -> tuple[str, bytes]:
+    trace_id = os.urandom(16)
+    req = ExportTraceServiceRequest()
+    rs = req.resource_spans.add()
+    rs.resource.attributes.append(KeyValue(key="service.name"))
+    rs.resource.attributes[0].value.string_value = service
+    now = time.time_ns()
+    spans = rs.scope_spans.add().spans
+    for i in range(SPANS_PER_TRACE):
+        spans.append(
+            Span(
+                trace_id=trace_id,
+                span_id=os.urandom(8),
+                name=f"op{i}",
+                parent_span_id=b"" if i == 0 else spans[0].span_id,
+                start_time_unix_nano=now + i,
+                end_time_unix_nano=now + 1000 + i,
+            )
+        )
+    return trace_id.hex(), req.SerializeToString()
+
+
+def stored_span_counts(collector: CollectorProcess, service: str) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    offset = 0
+    while True:
+        page = collector.get("/api/traces", service=service, limit=1000, offset=offset).json()
+        for t in page["traces"]:
+            counts[t["trace_id"]] = t["span_count"]
+        if len(page["traces"]) < 1000:
+            return counts
+        offset += 1000

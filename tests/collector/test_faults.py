@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import threading
@@ -10,35 +9,13 @@ import time
 from pathlib import Path
 
 import httpx
-from collector_harness import CollectorProcess
-from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
-from opentelemetry.proto.common.v1.common_pb2 import KeyValue
-from opentelemetry.proto.trace.v1.trace_pb2 import Span
-
-SPANS_PER_TRACE = 10
-PROTO = {"Content-Type": "application/x-protobuf"}
-
-
-def trace_request(service: str) -> tuple[str, bytes]:
-    trace_id = os.urandom(16)
-    req = ExportTraceServiceRequest()
-    rs = req.resource_spans.add()
-    rs.resource.attributes.append(KeyValue(key="service.name"))
-    rs.resource.attributes[0].value.string_value = service
-    now = time.time_ns()
-    spans = rs.scope_spans.add().spans
-    for i in range(SPANS_PER_TRACE):
-        spans.append(
-            Span(
-                trace_id=trace_id,
-                span_id=os.urandom(8),
-                name=f"op{i}",
-                parent_span_id=b"" if i == 0 else spans[0].span_id,
-                start_time_unix_nano=now + i,
-                end_time_unix_nano=now + 1000 + i,
-            )
-        )
-    return trace_id.hex(), req.SerializeToString()
+from collector_harness import (
+    PROTO,
+    SPANS_PER_TRACE,
+    CollectorProcess,
+    stored_span_counts,
+    trace_request,
+)
 
 
 class Streamer:
@@ -77,18 +54,6 @@ class Streamer:
         self._stop.set()
         for t in self._threads:
             t.join(30)
-
-
-def stored_span_counts(collector: CollectorProcess, service: str) -> dict[str, int]:
-    counts: dict[str, int] = {}
-    offset = 0
-    while True:
-        page = collector.get("/api/traces", service=service, limit=1000, offset=offset).json()
-        for t in page["traces"]:
-            counts[t["trace_id"]] = t["span_count"]
-        if len(page["traces"]) < 1000:
-            return counts
-        offset += 1000
 
 
 def test_kill_9_while_streaming_loses_and_duplicates_nothing_acked(tmp_path: Path) -> None:

@@ -6,8 +6,14 @@ import time
 from pathlib import Path
 
 import httpx
-from collector_harness import CollectorProcess, free_port
-from test_faults import PROTO, SPANS_PER_TRACE, stored_span_counts, trace_request
+from collector_harness import (
+    PROTO,
+    SPANS_PER_TRACE,
+    CollectorProcess,
+    free_port,
+    stored_span_counts,
+    trace_request,
+)
 
 
 def test_chained_collectors_forward_each_batch_once_despite_a_dead_endpoint(tmp_path: Path) -> None:

@@ -9,12 +9,12 @@ import os
 
 import schemathesis
 from collector_harness import CollectorProcess
+from collector_otlp_client import to_otlp_json
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 from opentelemetry.proto.trace.v1.trace_pb2 import Span
-from otlp_client import to_otlp_json
 
 from collector.api.ingest import reject_invalid_spans
 from collector.errors import DecodeError, PayloadTooLarge

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 from collector_harness import CollectorProcess
+from collector_otlp_client import post_spans
 from opentelemetry import trace
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 from opentelemetry.sdk.resources import Resource
@@ -15,7 +16,6 @@ from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExportResult
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import Link, SpanKind, Status, StatusCode
-from otlp_client import post_spans
 
 ATTRIBUTES: dict[str, Any] = {
     "s": "text with ünïcode",
