@@ -9,7 +9,9 @@ COPY workflow_core ./workflow_core
 COPY probe ./probe
 COPY collector ./collector
 COPY dashboard ./dashboard
-RUN pip wheel --no-cache-dir --wheel-dir /wheels '.[all]'
+# Not `.[all]`: its `embeddings` extra pins torch, which from PyPI is the multi-GB CUDA build; the
+# collector, dashboard, run store and the demo workload need none of it.
+RUN pip wheel --no-cache-dir --wheel-dir /wheels '.[collector,dashboard,store]'
 
 FROM python:3.11.14-slim-bookworm AS runtime
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1

@@ -156,3 +156,14 @@ def test_cluster_nodes_authenticate_to_each_other_from_env_and_insert_synchronou
     for name in ("ch-s1r1", "ch-s1r2", "ch-s2r1", "ch-s2r2"):
         mounts = " ".join(str(v) for v in services[name]["volumes"])
         assert "users.d/flowscope-profile.xml" in mounts, f"{name} lacks the insert profile"
+
+
+def test_dockerfile_is_multi_stage_pinned_non_root_and_leaves_out_torch() -> None:
+    text = (ROOT / "Dockerfile").read_text()
+    froms = re.findall(r"^FROM (\S+)", text, re.M)
+    assert len(froms) >= 2, "not multi-stage"
+    assert all(re.search(r":\d+\.\d+\.\d+", image) for image in froms), froms  # pinned tags
+    assert re.search(r"^USER (?!root|0\b)\S+", text, re.M), "runs as root"
+    extras = re.search(r"pip wheel .*'\.\[([^\]]*)\]'", text)
+    assert extras is not None
+    assert set(extras.group(1).split(",")) == {"collector", "dashboard", "store"}
