@@ -67,7 +67,33 @@ for i in $(seq 1 "$RUNS"); do
   run dify_course_demo.yml --input "course_name=Observability 10$i"
 done
 
+# The case study (issue 7, the seed's story): a RAG workflow over a sharded knowledge base whose
+# shard 2 times out. Without a retry policy the retrieval silently returns nothing (the dashboard
+# flags the empty retrieval span, with its shard error and infrastructure links); with retry +
+# fallback to the shard's replica (examples/case_study/kb-fixed.yaml) the next runs answer.
+CASE=$ROOT/examples/case_study
+CASE_KB=$DATA/case-study-kb
+CASE_RUNS=${FLOWSCOPE_DEMO_CASE_RUNS:-2}
+echo "demo: case study: building the sharded handbook knowledge base in $CASE_KB"
+for shard in handbook-shard-1:shard-1 handbook-shard-2:shard-2 handbook-shard-2-replica:shard-2; do
+  "$BIN/flowscope" kb --kb-dir "$CASE_KB" add "${shard%%:*}" "$CASE/docs/${shard#*:}" >/dev/null
+done
+case_run() {  # broken|fixed, run number
+  FLOWSCOPE_KB_CONFIG=$CASE/kb-$1.yaml FLOWSCOPE_KB_DIR=$CASE_KB \
+    "$BIN/auto-instrument" --service-name flowscope-demo -- \
+    "$BIN/flowscope" run "$CASE/rag_support.yml" --json \
+    --input "question=How long do refunds take? (case study, $1 config, run $2)" 2>/dev/null \
+    | tail -n 1 || echo "demo: case study run ($1 config) did not succeed (its trace shows why)"
+}
+echo "demo: case study: $CASE_RUNS runs with no retry policy (shard 2 times out: empty answers)"
+for i in $(seq 1 "$CASE_RUNS"); do case_run broken "$i"; done
+echo "demo: case study: $CASE_RUNS runs with retry + fallback to the replica (fixed)"
+for i in $(seq 1 "$CASE_RUNS"); do case_run fixed "$i"; done
 
+
+# Infrastructure links on every trace and span (the case study's "click through to Jaeger"); point
+# them at your own Jaeger / log system by exporting these before `make demo`.
+export FLOWSCOPE_JAEGER_URL=${FLOWSCOPE_JAEGER_URL:-http://127.0.0.1:16686}
 echo "demo: starting the dashboard on http://127.0.0.1:$DPORT"
 "$BIN/flowscope" dashboard --host 127.0.0.1 --port "$DPORT" --collector "$COLLECTOR_URL" \
   >"$DATA/dashboard.log" 2>&1 &
@@ -81,14 +107,35 @@ import sys, time, httpx
 url = sys.argv[1]
 need = {"SEO Slug Generator", "translation_workflow"}
 deadline = time.time() + 90
+
+
+def retrievals() -> list[dict]:
+    """Retrieval spans of the case study's runs (empty ones and healthy ones)."""
+    traces = httpx.get(
+        f"{url}/api/traces", params={"workflow": "RAG Support Assistant", "limit": 50}, timeout=10
+    ).json()["traces"]
+    spans = [
+        s
+        for t in traces
+        for s in httpx.get(f"{url}/api/traces/{t['trace_id']}", timeout=10).json()["spans"]
+    ]
+    return [s["attributes"] for s in spans if s["attributes"].get("flowscope.span.kind") == "retrieval"]
+
+
 while True:
     nodes = httpx.get(f"{url}/api/stats/nodes", timeout=10).json()["nodes"]
     costly = {n["workflow"] for n in nodes if n["cost_usd"] > 0 and n["p95_ms"] > 0}
-    if need <= costly:
-        print(f"demo: ok, {len(nodes)} nodes with stats; workflows with cost: {sorted(costly)}")
+    found = retrievals() if need <= costly else []
+    counts = sorted(str(a.get("flowscope.retrieval.result_count")) for a in found)
+    empty = [a for a in found if str(a.get("flowscope.retrieval.result_count")) == "0"]
+    timed_out = [a for a in empty if "timed out" in str(a.get("flowscope.retrieval.shard_errors"))]
+    if need <= costly and timed_out and len(empty) < len(found):
+        print(f"demo: ok, {len(nodes)} nodes with stats; workflows with cost: {sorted(costly)}; "
+              f"case study retrievals (result counts): {counts}")
         break
     if time.time() > deadline:
-        sys.exit(f"demo: expected non-zero cost and latency for {sorted(need)}, got {nodes}")
+        sys.exit(f"demo: expected cost and latency for {sorted(need)} and empty + healthy case "
+                 f"study retrievals, got {nodes} / {found}")
     time.sleep(1)
 PY
   exit 0
