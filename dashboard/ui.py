@@ -95,11 +95,18 @@ Any OpenTelemetry SDK exporting OTLP/HTTP to `{url}/v1/traces` works too.""",
 
 
 def fmt_usd(value: float) -> str:
-    if value == 0:
+    """Readable money: cents from $1 up, whole dollars from $1,000, three significant digits
+    below $1 (LLM calls cost fractions of a cent): ``$0.026``, ``$0.00123``, ``$12.50``."""
+    size = abs(value)
+    sign = "-" if value < 0 else ""
+    if size == 0:
         return "$0"
-    if abs(value) < 0.01:
-        return f"${value:.6f}"
-    return f"${value:,.4f}"
+    if size >= 1000:
+        return f"{sign}${size:,.0f}"
+    if size >= 1:
+        return f"{sign}${size:,.2f}"
+    digits = 2 - math.floor(math.log10(size))
+    return f"{sign}${size:.{digits}f}".rstrip("0").rstrip(".")
 
 
 def fmt_ms(value: float | None) -> str:

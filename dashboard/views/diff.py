@@ -9,7 +9,7 @@ import streamlit as st
 
 from dashboard.client import Filters, Trace, TraceSummary
 from dashboard.diffing import diff_html
-from dashboard.ui import PageContext, empty_store_help, fmt_time, url_select
+from dashboard.ui import PageContext, empty_store_help, fmt_time, fmt_usd, url_select
 from dashboard.waterfall import Row, tree_rows
 
 
@@ -136,7 +136,7 @@ def render(ctx: PageContext) -> None:
     totals[0].metric("Latency B − A", f"{frame['ms_delta'].sum():+,.1f} ms", border=True)
     totals[1].metric("Tokens B − A", f"{int(frame['tokens_delta'].sum()):+,}", border=True)
     cost = float(frame["cost_delta"].sum())
-    totals[2].metric("Cost B − A", f"{'-' if cost < 0 else '+'}${abs(cost):,.6f}", border=True)
+    totals[2].metric("Cost B − A", f"{'-' if cost < 0 else '+'}{fmt_usd(abs(cost))}", border=True)
     st.dataframe(
         frame,
         hide_index=True,

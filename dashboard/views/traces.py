@@ -106,6 +106,13 @@ def _pretty(raw: str) -> Any:
         return raw
 
 
+def _string_list(value: object) -> list[str]:
+    """A string-array attribute (the read API returns arrays as JSON text)."""
+    if isinstance(value, str):
+        value = _pretty(value) if value.startswith("[") else [value]
+    return [str(v) for v in value] if isinstance(value, list) else []
+
+
 def _span_details(ctx: PageContext, trace: Trace, row: Row) -> None:
     span = row.span
     service = span.service_name or ""
@@ -126,6 +133,15 @@ def _span_details(ctx: PageContext, trace: Trace, row: Row) -> None:
             "empty result usually means the vector store failed underneath (a shard timing out); "
             "open the infrastructure links below for this span's logs and backend trace.",
             icon=":material/search_off:",
+        )
+    if shard_errors := _string_list(span.attributes.get("flowscope.retrieval.shard_errors")):
+        lost = ", ".join(_string_list(span.attributes.get("flowscope.retrieval.shards_lost")))
+        st.warning(
+            "Shard failures underneath this retrieval"
+            + (f" (lost: {lost})" if lost else " (recovered by retry / fallback)")
+            + ":\n"
+            + "\n".join(f"- {e}" for e in shard_errors),
+            icon=":material/dns:",
         )
     link_buttons(
         ctx,

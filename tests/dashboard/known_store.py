@@ -191,6 +191,16 @@ class _Sender:
                         "flowscope.retrieval.query": query,
                         "flowscope.retrieval.result_count": count,
                         "flowscope.retrieval.dataset_ids": ["support-kb"],
+                        **(
+                            {
+                                "flowscope.retrieval.shard_errors": [
+                                    "shard kb-2 attempt 1: timed out after 300 ms"
+                                ],
+                                "flowscope.retrieval.shards_lost": ["kb-2"],
+                            }
+                            if count == 0
+                            else {}
+                        ),
                     },
                 )
                 run.retrieval_span = _hex(child, "span")

@@ -15,6 +15,8 @@ import pytest
 from known_store import RAG, SEO, TRANSLATE, Known  # type: ignore[import-not-found]
 from streamlit.testing.v1 import AppTest
 
+from dashboard.ui import fmt_usd
+
 APP = str(Path(__file__).resolve().parents[2] / "dashboard" / "app.py")
 
 
@@ -76,7 +78,7 @@ def test_overview_headline_equals_store_and_sent_totals(dash: Dash) -> None:
     assert stored["runs"] == len(known.runs) == 6
     assert shown["Runs"] == str(stored["runs"])
     assert shown["Tokens"] == f"{stored['total_tokens']:,}" == "2,060"
-    assert shown["Total cost"] == f"${stored['total_cost_usd']:,.4f}" == "$0.0260"
+    assert shown["Total cost"] == fmt_usd(stored["total_cost_usd"]) == "$0.026"
     assert shown["Error rate"] == f"{stored['error_rate']:.1%}" == "16.7%"
     assert shown["p95"] == f"{stored['p95_ms']:,.0f} ms"
     links = [m.proto.label for m in at.get("page_link")]
@@ -89,7 +91,7 @@ def test_overview_filtered_to_one_workflow(dash: Dash) -> None:
     stored = api(url, "/api/stats/overview", workflow=SEO)
     shown = metrics(at)
     assert shown["Runs"] == str(stored["runs"]) == str(len(known.of(SEO))) == "3"
-    assert shown["Total cost"] == f"${stored['total_cost_usd']:.6f}" == "$0.006000"
+    assert shown["Total cost"] == fmt_usd(stored["total_cost_usd"]) == "$0.006"
     assert shown["Error rate"] == "0.0%"
 
 
@@ -172,7 +174,7 @@ def test_trace_view_shows_hierarchy_node_io_and_infra_links(dash: Dash) -> None:
     stored = api(url, f"/api/traces/{run.trace_id}")["spans"]
     assert shown["Spans"] == str(len(stored)) == "5"
     assert shown["Tokens in / out"] == "300 / 20"
-    assert shown["Cost"] == "$0.003000"
+    assert shown["Cost"] == "$0.003"
     # the selected span is the LLM node's, in its real place in the hierarchy
     span_box = at.selectbox(key="_url_span")
     assert span_box.value == run.node_spans["1712"]
@@ -192,6 +194,8 @@ def test_empty_retrieval_span_is_flagged_with_its_infra_links(dash: Dash) -> Non
     at = dash.open("traces", trace=run.trace_id, span=run.retrieval_span)
     assert "no chunks" in at.warning[0].value
     assert "How do I reset my password?" in at.warning[0].value
+    shards = at.warning[1].value
+    assert "(lost: kb-2):\n- shard kb-2 attempt 1: timed out after 300 ms" in shards
     hrefs = [b.proto.url for b in at.get("link_button")]
     assert f"http://logs.test/explore?q={run.trace_id}&span={run.retrieval_span}" in hrefs
 
@@ -202,7 +206,7 @@ def test_runs_diff_shows_deltas_and_highlights(dash: Dash) -> None:
     at = dash.open("diff", dwf=SEO, a=first.trace_id, b=last.trace_id)
     shown = metrics(at)
     assert shown["Tokens B − A"] == "+200"
-    assert shown["Cost B − A"] == "+$0.002000"
+    assert shown["Cost B − A"] == "+$0.002"
     assert shown["Latency B − A"] == "+200.0 ms"
     table = frame(at, "ms_delta")
     slug = table[table["node"] == "1712"].iloc[0]
