@@ -107,8 +107,18 @@ def test_click_through_overview_node_trace_infra_link_and_diff(
     page.goto(f"{url}/?range=24h")
     expect(page.get_by_text("Total cost")).to_be_visible(timeout=90_000)
     settled(page)
-    expect(page.get_by_text("$0.0260").first).to_be_visible()
+    expect(page.get_by_text("$0.026", exact=True).first).to_be_visible()
     shoot(page, "overview", main=True)
+    # No tile cuts its value ("$0.…"), even on a laptop-sized window.
+    for width in (1440, 1100):
+        page.set_viewport_size({"width": width, "height": 1500})
+        page.wait_for_timeout(500)
+        cut = page.eval_on_selector_all(
+            '[data-testid="stMetricValue"]',
+            """tiles => tiles.filter(t => [t, ...t.querySelectorAll('*')].some(
+                   e => e.scrollWidth > e.clientWidth + 1)).map(t => t.innerText)""",
+        )
+        assert cut == [], f"metric values cut at {width}px: {cut}"
 
     # overview → the most expensive node
     page.get_by_role("link", name=f"{TRANSLATE} · Translate (llm)").first.click()
