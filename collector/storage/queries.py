@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from collector.storage import schema
@@ -113,21 +113,26 @@ SPAN_FIELDS = (
 )
 
 
+# One round trip: the scalar subquery reads the trace's time range from the trace-id lookup
+# table first, and ClickHouse prunes partitions and granules of otel_traces with it.
+TRACE_BY_RANGE = (
+    f"WITH (SELECT (toDateTime64(min(Start), 9), addSeconds(toDateTime64(max(End), 9), 1)) "
+    f"FROM {schema.TRACE_ID_TS} WHERE TraceId = {{trace_id:String}}) AS bounds "
+    f"SELECT {SPAN_FIELDS} FROM {T} WHERE TraceId = {{trace_id:String}} "
+    "AND Timestamp >= bounds.1 AND Timestamp < bounds.2 ORDER BY Timestamp, SpanId"
+)
+
+
 def get_trace(store: SpanStore, trace_id: str) -> list[dict[str, Any]]:
     """All spans of one trace, found through the trace id → time range table."""
-    bounds = store.query(
-        f"SELECT min(Start) AS start, max(End) AS end, count() AS n FROM {schema.TRACE_ID_TS} "
-        "WHERE TraceId = {trace_id:String}",
-        {"trace_id": trace_id},
-    )
-    params: dict[str, Any] = {"trace_id": trace_id}
-    where = "TraceId = {trace_id:String}"
-    if bounds and int(bounds[0]["n"]) > 0:
-        where += " AND Timestamp >= {start:DateTime64(9)} AND Timestamp < {end:DateTime64(9)}"
-        params.update(start=bounds[0]["start"], end=bounds[0]["end"] + timedelta(seconds=1))
-    rows = store.query(
-        f"SELECT {SPAN_FIELDS} FROM {T} WHERE {where} ORDER BY Timestamp, SpanId", params
-    )
+    params = {"trace_id": trace_id}
+    rows = store.query(TRACE_BY_RANGE, params)
+    if not rows:  # spans stored without the lookup view (e.g. restored from a backup)
+        rows = store.query(
+            f"SELECT {SPAN_FIELDS} FROM {T} WHERE TraceId = {{trace_id:String}} "
+            "ORDER BY Timestamp, SpanId",
+            params,
+        )
     seen: set[str] = set()
     spans = []
     for r in rows:
