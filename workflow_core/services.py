@@ -17,6 +17,7 @@ from pathlib import Path
 from workflow_core.context import Services
 from workflow_core.conversation import JsonFileConversationStore
 from workflow_core.dsl import load_app
+from workflow_core.errors import InputError
 from workflow_core.events import RunListener
 from workflow_core.providers import create_llm_client
 from workflow_core.runner import WorkflowRunner
@@ -69,6 +70,24 @@ def build_runner(
     env = os.environ if environ is None else environ
     app = load_app(file)
     settings = RunSettings.from_env(env, max_workers=max_workers)
+    if env.get("FLOWSCOPE_DATABASE_URL"):
+        # Run history on: every run and node execution, and the chat state, go to the SQL
+        # run store (workflow_core.store; needs the `store` extra).
+        try:
+            from workflow_core.store.sql_store import open_for_app
+        except ImportError as exc:
+            raise InputError(
+                "FLOWSCOPE_DATABASE_URL is set but the run store's packages are missing "
+                f"({exc.name}); install them with: pip install 'flowscope[store]'"
+            ) from exc
+        store = open_for_app(app, environ=env)
+        return WorkflowRunner(
+            app,
+            services=build_services(settings, env, provider=provider),
+            settings=settings,
+            listeners=[*listeners, store],
+            conversation_store=store,
+        )
     store_dir = env.get("FLOWSCOPE_CONVERSATIONS_DIR") or DEFAULT_CONVERSATIONS_DIR
     return WorkflowRunner(
         app,
