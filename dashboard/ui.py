@@ -94,6 +94,18 @@ Any OpenTelemetry SDK exporting OTLP/HTTP to `{url}/v1/traces` works too.""",
     )
 
 
+TILES_PER_ROW = 3
+
+
+def tile_columns(count: int, per_row: int = TILES_PER_ROW) -> list[Any]:
+    """Containers for ``count`` metric tiles, at most ``per_row`` a row: a tile in a wider row
+    cuts its value ("$0.…") on an ordinary window."""
+    cells: list[Any] = []
+    for start in range(0, count, per_row):
+        cells += st.columns(per_row)[: min(per_row, count - start)]
+    return cells
+
+
 def fmt_usd(value: float) -> str:
     """Readable money: cents from $1 up, whole dollars from $1,000, three significant digits
     below $1 (LLM calls cost fractions of a cent): ``$0.026``, ``$0.00123``, ``$12.50``."""

@@ -7,7 +7,7 @@ import plotly.express as px
 import streamlit as st
 
 from dashboard.client import ModelStat
-from dashboard.ui import PageContext, empty_store_help, fmt_int, fmt_usd
+from dashboard.ui import PageContext, empty_store_help, fmt_int, fmt_usd, tile_columns
 
 SOURCES = {
     "provided": "provided by the caller (flowscope.cost.usd)",
@@ -50,7 +50,7 @@ def render(ctx: PageContext) -> None:
         empty_store_help(ctx, "LLM spans")
         return
     frame = models_frame(models)
-    cols = st.columns(4)
+    cols = tile_columns(4)
     cols[0].metric("Models", fmt_int(len(frame)), border=True)
     cols[1].metric("Calls", fmt_int(frame["calls"].sum()), border=True)
     cols[2].metric(

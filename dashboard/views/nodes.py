@@ -7,7 +7,7 @@ import plotly.express as px
 import streamlit as st
 
 from dashboard.client import Filters, NodeStat
-from dashboard.ui import PageContext, empty_store_help, fmt_ms, fmt_usd
+from dashboard.ui import PageContext, empty_store_help, fmt_ms, fmt_usd, tile_columns
 
 COLUMNS = {
     "workflow": "Workflow",
@@ -83,7 +83,7 @@ def _charts(frame: pd.DataFrame) -> None:
 
 def _detail(ctx: PageContext, row: pd.Series, filters: Filters) -> None:
     st.subheader(f"{row['title']} · {row['node_type']}")
-    cols = st.columns(6)
+    cols = tile_columns(6)
     cols[0].metric("Runs", f"{int(row['count']):,}", border=True)
     cols[1].metric("Errors", f"{int(row['errors']):,}", border=True)
     cols[2].metric("p50", fmt_ms(row["p50_ms"]), border=True)

@@ -9,7 +9,7 @@ import plotly.express as px
 import streamlit as st
 
 from dashboard.client import Filters, NodeStat, Overview
-from dashboard.ui import PageContext, empty_store_help, fmt_int, fmt_ms, fmt_usd
+from dashboard.ui import PageContext, empty_store_help, fmt_int, fmt_ms, fmt_usd, tile_columns
 
 GROUPS = {"workflow": "Workflow", "model": "Model"}
 
@@ -24,19 +24,19 @@ def bucket_for(since: str | None) -> str:
 
 
 def _headline(o: Overview) -> None:
-    # Three tiles a row at most: a tile of a four-wide row cuts long values ("$0.…").
-    volume = st.columns(3)
-    volume[0].metric("Total cost", fmt_usd(o.total_cost_usd), border=True)
-    volume[1].metric("Tokens", fmt_int(o.total_tokens), border=True)
-    volume[2].metric("Runs", fmt_int(o.runs), border=True)
-    latency = st.columns(3)
-    latency[0].metric("p50", fmt_ms(o.p50_ms), border=True)
-    latency[1].metric("p95", fmt_ms(o.p95_ms), border=True)
-    latency[2].metric("p99", fmt_ms(o.p99_ms), border=True)
-    health = st.columns(3)
-    health[0].metric("Error rate", f"{o.error_rate:.1%}", border=True)
     kept = o.sampled_runs / o.runs if o.runs else 1.0
-    health[1].metric("Runs kept by sampling", f"{kept:.0%}", border=True)
+    tiles = (
+        ("Total cost", fmt_usd(o.total_cost_usd)),
+        ("Tokens", fmt_int(o.total_tokens)),
+        ("Runs", fmt_int(o.runs)),
+        ("p50", fmt_ms(o.p50_ms)),
+        ("p95", fmt_ms(o.p95_ms)),
+        ("p99", fmt_ms(o.p99_ms)),
+        ("Error rate", f"{o.error_rate:.1%}"),
+        ("Runs kept by sampling", f"{kept:.0%}"),
+    )
+    for cell, (label, value) in zip(tile_columns(len(tiles)), tiles, strict=True):
+        cell.metric(label, value, border=True)
 
 
 def sampling_frame(o: Overview) -> pd.DataFrame:

@@ -18,6 +18,7 @@ from dashboard.ui import (
     fmt_time,
     fmt_usd,
     link_buttons,
+    tile_columns,
     url_select,
 )
 from dashboard.waterfall import Row, is_empty_retrieval, tree_rows, waterfall_figure
@@ -117,7 +118,7 @@ def _span_details(ctx: PageContext, trace: Trace, row: Row) -> None:
     span = row.span
     service = span.service_name or ""
     st.subheader(span.name)
-    cols = st.columns(5)
+    cols = tile_columns(5)
     cols[0].metric("Kind", span.kind or "-", border=True)
     cols[1].metric("Duration", fmt_ms(span.duration_ns / 1e6), border=True)
     cols[2].metric("Status", span.status_code, border=True)
@@ -214,7 +215,7 @@ def _trace_view(ctx: PageContext, trace_id: str) -> None:
     end = max(s.start_time_unix_nano + s.duration_ns for s in trace.spans)
     st.header(workflow, divider="gray")
     st.caption(f"Trace `{trace.trace_id}` · started {fmt_time(start)}")
-    cols = st.columns(5)
+    cols = tile_columns(5)
     cols[0].metric("Duration", fmt_ms((end - start) / 1e6), border=True)
     cols[1].metric("Spans", f"{len(trace.spans):,}", border=True)
     empty = sum(is_empty_retrieval(s) for s in trace.spans)

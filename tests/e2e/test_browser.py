@@ -99,6 +99,19 @@ def shoot(page: Page, name: str, *, main: bool = False) -> None:
         shutil.copy(path, SCREENSHOTS / path.name)
 
 
+def assert_no_tile_cut(page: Page, where: str) -> None:
+    """No metric tile cuts its value ("$0.…"), on a wide and on a laptop-sized window."""
+    for width in (1100, 1440):
+        page.set_viewport_size({"width": width, "height": 1500})
+        page.wait_for_timeout(500)
+        cut = page.eval_on_selector_all(
+            '[data-testid="stMetricValue"]',
+            """tiles => tiles.filter(t => [t, ...t.querySelectorAll('*')].some(
+                   e => e.scrollWidth > e.clientWidth + 1)).map(t => t.innerText)""",
+        )
+        assert cut == [], f"{where}: metric values cut at {width}px: {cut}"
+
+
 def test_click_through_overview_node_trace_infra_link_and_diff(
     stack: tuple[str, Known, str], browser: Browser
 ) -> None:
@@ -109,17 +122,7 @@ def test_click_through_overview_node_trace_infra_link_and_diff(
     settled(page)
     expect(page.get_by_text("$0.026", exact=True).first).to_be_visible()
     shoot(page, "overview", main=True)
-    # No tile cuts its value ("$0.…"), even on a laptop-sized window.
-    for width in (1440, 1100):
-        page.set_viewport_size({"width": width, "height": 1500})
-        page.wait_for_timeout(500)
-        cut = page.eval_on_selector_all(
-            '[data-testid="stMetricValue"]',
-            """tiles => tiles.filter(t => [t, ...t.querySelectorAll('*')].some(
-                   e => e.scrollWidth > e.clientWidth + 1)).map(t => t.innerText)""",
-        )
-        assert cut == [], f"metric values cut at {width}px: {cut}"
-
+    assert_no_tile_cut(page, "overview")
     # overview → the most expensive node
     page.get_by_role("link", name=f"{TRANSLATE} · Translate (llm)").first.click()
     expect(page.get_by_text("Translate · llm")).to_be_visible(timeout=60_000)
@@ -173,6 +176,7 @@ def test_pasted_deep_links_open_the_same_view(
     (rag,) = known.of(RAG)
     page.goto(f"{url}/traces?trace={rag.trace_id}&span={rag.retrieval_span}")
     expect(page.get_by_text("returned no chunks")).to_be_visible(timeout=90_000)
+    assert_no_tile_cut(page, "trace view")
     settled(page)
     href = page.get_by_role("link", name="Open in Jaeger").last.get_attribute("href") or ""
     assert rag.trace_id in href and rag.retrieval_span in href
