@@ -6,7 +6,7 @@ import logging
 import threading
 from collections.abc import Sequence
 from typing import Any, Protocol
-from urllib.parse import urlparse
+from urllib.parse import unquote, urlparse
 
 from collector.errors import BatchRejected, ConfigError, StoreUnavailable
 from collector.storage import schema
@@ -30,24 +30,35 @@ class SpanStore(Protocol):
     def close(self) -> None: ...
 
 
+def server_client_kwargs(dsn: str) -> dict[str, Any]:
+    """clickhouse-connect arguments for a ``clickhouse://user:pass@host:port/db`` DSN.
+
+    User and password are percent-decoded, so a password holding ``:`` or ``@`` works when it
+    is URL-encoded in the DSN (``p%40ss``).
+    """
+    parsed = urlparse(dsn)
+    if parsed.scheme not in ("clickhouse", "http", "https"):
+        raise ConfigError(
+            f"store DSN scheme must be chdb, clickhouse, http or https: {_redact(dsn)!r}"
+        )
+    secure = parsed.scheme == "https"
+    return {
+        "host": parsed.hostname or "127.0.0.1",
+        "port": parsed.port or (8443 if secure else 8123),
+        "username": unquote(parsed.username) if parsed.username else "default",
+        "password": unquote(parsed.password) if parsed.password else "",
+        "database": unquote((parsed.path or "/").strip("/")) or "default",
+        "secure": secure,
+    }
+
+
 def _connect(dsn: str) -> Any:
     import clickhouse_connect
 
     try:
         if dsn.startswith("chdb://"):
             return clickhouse_connect.get_client(dsn=dsn)
-        parsed = urlparse(dsn)
-        if parsed.scheme not in ("clickhouse", "http", "https"):
-            raise ConfigError(f"store DSN scheme must be chdb, clickhouse, http or https: {dsn!r}")
-        secure = parsed.scheme == "https"
-        return clickhouse_connect.get_client(
-            host=parsed.hostname or "127.0.0.1",
-            port=parsed.port or (8443 if secure else 8123),
-            username=parsed.username or "default",
-            password=parsed.password or "",
-            database=(parsed.path or "/").strip("/") or "default",
-            secure=secure,
-        )
+        return clickhouse_connect.get_client(**server_client_kwargs(dsn))
     except ConfigError:
         raise
     except Exception as exc:  # clickhouse-connect raises several types for "cannot open"
