@@ -10,7 +10,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
-from collector.api import ingest, read
+from collector.api import ingest, read, runs
 from collector.errors import StoreUnavailable
 from collector.forward import Forwarder
 from collector.pricing import build_pricer
@@ -77,6 +77,7 @@ def create_app(settings: Settings) -> FastAPI:
     )
     app.include_router(ingest.router)
     app.include_router(read.router)
+    app.include_router(runs.router)
     ingest.install_error_handlers(app)
 
     @app.exception_handler(StoreUnavailable)

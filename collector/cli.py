@@ -36,6 +36,11 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
         default=None,
         help="spool directory (overrides FLOWSCOPE_SPOOL_DIR)",
     )
+    parser.add_argument(
+        "--database-url",
+        default=None,
+        help="run store URL for /api/runs (overrides FLOWSCOPE_DATABASE_URL; default: off)",
+    )
     parser.add_argument("--log-level", default="INFO")
     parser.set_defaults(func=run_collector)
 
@@ -53,7 +58,11 @@ def run_collector(args: argparse.Namespace) -> int:
     _configure_logging(args.log_level)
     try:
         settings = load_settings(
-            host=args.host, port=args.port, store_dsn=args.store, spool_dir=args.spool_dir
+            host=args.host,
+            port=args.port,
+            store_dsn=args.store,
+            spool_dir=args.spool_dir,
+            database_url=args.database_url,
         )
         from collector.pricing import build_pricer
 

@@ -39,6 +39,7 @@ class Settings:
     ttl_days: int = 0
     retry_after_s: int = 5
     store_retry_s: float = 1.0
+    database_url: str | None = None  # run store (workflow_core.store) behind /api/runs*
 
 
 def _int(env: Mapping[str, str], name: str, default: int) -> int:
@@ -77,6 +78,7 @@ def load_settings(
     port: int | None = None,
     store_dsn: str | None = None,
     spool_dir: Path | None = None,
+    database_url: str | None = None,
     env: Mapping[str, str] | None = None,
 ) -> Settings:
     """Combine explicit arguments with ``FLOWSCOPE_*`` environment variables and defaults."""
@@ -116,4 +118,5 @@ def load_settings(
         ttl_days=_int(env, "FLOWSCOPE_TTL_DAYS", 0),
         retry_after_s=_int(env, "FLOWSCOPE_RETRY_AFTER_S", 5),
         store_retry_s=_float(env, "FLOWSCOPE_STORE_RETRY_S", 1.0),
+        database_url=database_url or env.get("FLOWSCOPE_DATABASE_URL") or None,
     )
