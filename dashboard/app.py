@@ -27,6 +27,7 @@ PAGES = (
     ("traces", "Traces", ":material/timeline:"),
     ("diff", "Runs diff", ":material/difference:"),
     ("prompts", "Prompt versions", ":material/history_edu:"),
+    ("history", "Run history", ":material/manage_history:"),
 )
 
 

@@ -178,6 +178,73 @@ class CostPoint(_Model):
     calls: int
 
 
+class StoredRun(_Model):
+    """One workflow run kept by the run store (``GET /api/runs``)."""
+
+    id: str
+    workflow_name: str
+    mode: str
+    status: str
+    started_at: str
+    finished_at: str | None = None
+    elapsed_ms: float | None = None
+    node_count: int
+    input_tokens: int
+    output_tokens: int
+    cost_usd: float | None = None
+
+
+class StoredNode(_Model):
+    """One node execution of a stored run."""
+
+    node_id: str
+    node_type: str
+    title: str
+    status: str
+    inputs: Any = None
+    outputs: Any = None
+    error: str | None = None
+    elapsed_ms: float | None = None
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cost_usd: float | None = None
+
+
+class StoredRunDetail(_Model):
+    """``GET /api/runs/{run_id}``: the run, its inputs/outputs and its node executions."""
+
+    run: StoredRun
+    inputs: Any = None
+    outputs: Any = None
+    error: str | None = None
+    nodes: list[StoredNode]
+
+
+class StoredNodePair(_Model):
+    """The ``occurrence``-th execution of a node in run A (``left``) and run B (``right``)."""
+
+    node_id: str
+    occurrence: int
+    left: StoredNode | None
+    right: StoredNode | None
+    changed: list[str]
+    deltas: dict[str, float | None]
+
+
+class StoredRunDiff(_Model):
+    """``GET /api/runs/diff``: two stored runs node by node, deltas are B - A."""
+
+    left: StoredRun
+    right: StoredRun
+    pairs: list[StoredNodePair]
+    deltas: dict[str, float | None]
+
+
+class StoredRunsPage(_Model):
+    runs: list[StoredRun]
+    next_cursor: str | None
+
+
 class _WorkflowsPage(_Model):
     workflows: list[WorkflowStat]
 
@@ -324,6 +391,31 @@ class CollectorClient:
         return self._stats(
             _CostPage, "cost_over_time", filters, bucket=bucket, group_by=group_by
         ).points
+
+    def stored_runs(
+        self, *, workflow: str | None = None, limit: int = 100, cursor: str | None = None
+    ) -> StoredRunsPage | None:
+        """Runs kept by the run store, newest first; None when the collector has no run store
+        (started without --database-url / FLOWSCOPE_DATABASE_URL)."""
+        path = "/api/runs"
+        params: dict[str, str | int] = {"limit": limit}
+        if workflow:
+            params["workflow"] = workflow
+        if cursor:
+            params["cursor"] = cursor
+        body = self._get(path, params, not_found_ok=True)
+        return None if body is None else self._parse(StoredRunsPage, path, body)
+
+    def stored_run(self, run_id: str) -> StoredRunDetail | None:
+        path = f"/api/runs/{run_id}"
+        body = self._get(path, not_found_ok=True)
+        return None if body is None else self._parse(StoredRunDetail, path, body)
+
+    def stored_run_diff(self, a: str, b: str) -> StoredRunDiff | None:
+        """Stored runs ``a`` and ``b`` node by node; None when either is not in the store."""
+        path = "/api/runs/diff"
+        body = self._get(path, {"a": a, "b": b}, not_found_ok=True)
+        return None if body is None else self._parse(StoredRunDiff, path, body)
 
 
 def _window(filters: Filters | None) -> dict[str, str]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import pandas as pd
 import streamlit as st
@@ -92,17 +93,22 @@ def _changed(a: NodeRun | None, b: NodeRun | None, name: str) -> bool:
     return va != vb
 
 
+def show_io(label: str, va: Any, vb: Any) -> None:
+    """A value of runs A and B side by side, changes highlighted (nothing if both absent)."""
+    if va is None and vb is None:
+        return
+    left, right = diff_html(va, vb)
+    st.markdown(f"**{label}**" + ("" if va != vb else " — identical"))
+    c1, c2 = st.columns(2)
+    c1.markdown(left, unsafe_allow_html=True)
+    c2.markdown(right, unsafe_allow_html=True)
+
+
 def _io_diff(a: NodeRun | None, b: NodeRun | None) -> None:
     for name, label in (("flowscope.node.inputs", "Inputs"), ("flowscope.node.outputs", "Outputs")):
         va = a.row.span.attributes.get(name) if a else None
         vb = b.row.span.attributes.get(name) if b else None
-        if va is None and vb is None:
-            continue
-        left, right = diff_html(va, vb)
-        st.markdown(f"**{label}**" + ("" if va != vb else " — identical"))
-        c1, c2 = st.columns(2)
-        c1.markdown(left, unsafe_allow_html=True)
-        c2.markdown(right, unsafe_allow_html=True)
+        show_io(label, va, vb)
 
 
 def render(ctx: PageContext) -> None:
