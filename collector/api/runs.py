@@ -80,6 +80,8 @@ RunId = Annotated[str, Query(min_length=1, max_length=200)]
 
 async def _call(fn: Any, *args: Any, **kwargs: Any) -> Any:
     """Run a store query off the event loop; map store errors to HTTP errors, results to JSON."""
+    from sqlalchemy.exc import DBAPIError
+
     from workflow_core.store.errors import NotFoundError, StoreError
     from workflow_core.store.queries import jsonable
 
@@ -87,8 +89,10 @@ async def _call(fn: Any, *args: Any, **kwargs: Any) -> Any:
         return jsonable(await run_in_threadpool(fn, *args, **kwargs))
     except NotFoundError as exc:
         raise HTTPException(404, str(exc)) from exc
-    except StoreError as exc:
+    except StoreError as exc:  # a bad cursor or limit
         raise HTTPException(422, str(exc)) from exc
+    except DBAPIError as exc:  # the database went away: retryable, message without the SQL
+        raise HTTPException(503, f"run store unavailable: {exc.orig}") from exc
 
 
 @router.get("/runs")
