@@ -72,7 +72,9 @@ def node_stats(
     )
     if where:
         source = f"SELECT * FROM ({source}) WHERE {where}"
-        params.update({k: v for k, v in (("workflow", workflow), ("service", service)) if v})
+        params.update(
+            {k: v for k, v in (("workflow", workflow), ("service", service)) if v is not None}
+        )
     rows = store.query(
         "SELECT WorkflowName, NodeId, anyIf(NodeType, NodeType != '') AS node_type, "
         "anyIf(NodeTitle, NodeTitle != '') AS title, sum(Count) AS count, sum(Spans) AS spans, "
