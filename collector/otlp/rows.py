@@ -82,9 +82,10 @@ def attributes(kvs: Iterable[KeyValue]) -> dict[str, str]:
     out: dict[str, str] = {}
     for kv in kvs:
         value = kv.value
-        which = value.WhichOneof("value")
-        # the common case inline: one C call less per attribute than value_as_string
-        out[kv.key] = value.string_value if which == "string_value" else value_as_string(value)
+        # the common case inline: a non-empty string needs no WhichOneof call; everything else
+        # (other types, and an empty string) goes through value_as_string
+        text = value.string_value
+        out[kv.key] = text if text else value_as_string(value)
     return out
 
 
@@ -93,6 +94,11 @@ def _int(attrs: dict[str, str], key: str) -> int:
         return int(attrs.get(key, "0") or 0)
     except ValueError:
         return 0
+
+
+# a span without any of these attributes has no cost (span_cost would return _NO_COST)
+_MAYBE_LLM = frozenset(("flowscope.cost.usd", "gen_ai.request.model", "gen_ai.response.model"))
+_NO_COST: tuple[float, str] = (0.0, "")
 
 
 def span_cost(attrs: dict[str, str], pricer: Pricer) -> tuple[float, str]:
@@ -157,30 +163,48 @@ def traces_to_columns(
                 s_version = scope_spans.scope.version
                 for span in scope_spans.spans:
                     attrs = attributes(span.attributes)
-                    ts.append(span.start_time_unix_nano)
+                    start = span.start_time_unix_nano
+                    ts.append(start)
                     trace_id.append(span.trace_id.hex())
                     span_id.append(span.span_id.hex())
                     parent.append(span.parent_span_id.hex())
                     state.append(span.trace_state)
                     name.append(span.name)
-                    kind.append(SPAN_KINDS[span.kind] if 0 <= span.kind < 6 else "Unspecified")
+                    k = span.kind
+                    kind.append(SPAN_KINDS[k] if 0 <= k < 6 else "Unspecified")
                     service.append(service_name)
                     res_attrs.append(resource)
                     scope_name.append(s_name)
                     scope_version.append(s_version)
                     span_attrs.append(attrs)
-                    duration.append(max(0, span.end_time_unix_nano - span.start_time_unix_nano))
-                    code = span.status.code
+                    duration.append(max(0, span.end_time_unix_nano - start))
+                    st = span.status
+                    code = st.code
                     status.append(STATUS_CODES[code] if 0 <= code < 3 else "Unset")
-                    status_msg.append(span.status.message)
-                    ev_ts.append([e.time_unix_nano for e in span.events])
-                    ev_name.append([e.name for e in span.events])
-                    ev_attrs.append([attributes(e.attributes) for e in span.events])
-                    link_trace.append([lk.trace_id.hex() for lk in span.links])
-                    link_span.append([lk.span_id.hex() for lk in span.links])
-                    link_state.append([lk.trace_state for lk in span.links])
-                    link_attrs.append([attributes(lk.attributes) for lk in span.links])
-                    usd, source = span_cost(attrs, pricer)
+                    status_msg.append(st.message)
+                    events = span.events
+                    if events:
+                        ev_ts.append([e.time_unix_nano for e in events])
+                        ev_name.append([e.name for e in events])
+                        ev_attrs.append([attributes(e.attributes) for e in events])
+                    else:  # most spans: skip three comprehensions over an empty container
+                        ev_ts.append([])
+                        ev_name.append([])
+                        ev_attrs.append([])
+                    links = span.links
+                    if links:
+                        link_trace.append([lk.trace_id.hex() for lk in links])
+                        link_span.append([lk.span_id.hex() for lk in links])
+                        link_state.append([lk.trace_state for lk in links])
+                        link_attrs.append([attributes(lk.attributes) for lk in links])
+                    else:
+                        link_trace.append([])
+                        link_span.append([])
+                        link_state.append([])
+                        link_attrs.append([])
+                    usd, source = (
+                        span_cost(attrs, pricer) if _MAYBE_LLM & attrs.keys() else _NO_COST
+                    )
                     cost.append(usd)
                     cost_source.append(source)
                     count += 1
