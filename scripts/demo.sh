@@ -43,14 +43,15 @@ wait_http() {  # url, name, pid
 }
 
 echo "demo: starting the collector on $COLLECTOR_URL (store: chdb://$DATA/chdb)"
+export FLOWSCOPE_DATABASE_URL=${FLOWSCOPE_DATABASE_URL:-sqlite:///$DATA/runs.db}
 "$BIN/flowscope" collector --host 127.0.0.1 --port "$CPORT" --store "chdb://$DATA/chdb" \
+  --database-url "$FLOWSCOPE_DATABASE_URL" \
   >"$DATA/collector.log" 2>&1 &
 pids+=($!)
 wait_http "$COLLECTOR_URL/healthz" collector "${pids[-1]}"
 
 export OTEL_EXPORTER_OTLP_ENDPOINT=$COLLECTOR_URL
 export FLOWSCOPE_LLM_PROVIDER=${FLOWSCOPE_LLM_PROVIDER:-simulated}
-export FLOWSCOPE_DATABASE_URL=${FLOWSCOPE_DATABASE_URL:-sqlite:///$DATA/runs.db}
 export FLOWSCOPE_CONVERSATIONS_DIR=${FLOWSCOPE_CONVERSATIONS_DIR:-$DATA/conversations}
 run() {  # file, args...
   local file=$1; shift
@@ -129,7 +130,9 @@ while True:
     counts = sorted(str(a.get("flowscope.retrieval.result_count")) for a in found)
     empty = [a for a in found if str(a.get("flowscope.retrieval.result_count")) == "0"]
     timed_out = [a for a in empty if "timed out" in str(a.get("flowscope.retrieval.shard_errors"))]
-    if need <= costly and timed_out and len(empty) < len(found):
+    runs = httpx.get(f"{url}/api/runs", params={"limit": 100}, timeout=10).json()["runs"]
+    if need <= costly and timed_out and len(empty) < len(found) and runs:
+        print(f"demo: run history holds {len(runs)} runs")
         print(f"demo: ok, {len(nodes)} nodes with stats; workflows with cost: {sorted(costly)}; "
               f"case study retrievals (result counts): {counts}")
         break
