@@ -21,6 +21,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTraceServiceRequest,
     ExportTraceServiceResponse,
 )
+from opentelemetry.proto.trace.v1.trace_pb2 import Span
 
 from collector.api.auth import require_bearer
 from collector.errors import DecodeError, PayloadTooLarge, SpoolFull, UnsupportedMediaType
@@ -82,29 +83,41 @@ async def read_body(request: Request, max_bytes: int) -> bytes:
     return b"".join(chunks)
 
 
+_ZERO_TRACE_ID = bytes(16)
+_ZERO_SPAN_ID = bytes(8)
+
+
+def _id_problem(span: Span) -> str:
+    """Why a span's ids are invalid, or "" when they are fine."""
+    trace_id, span_id, parent = span.trace_id, span.span_id, span.parent_span_id
+    if len(trace_id) != 16 or trace_id == _ZERO_TRACE_ID:
+        return f"span {span.name!r}: trace_id must be 16 non-zero bytes"
+    if len(span_id) != 8 or span_id == _ZERO_SPAN_ID:
+        return f"span {span.name!r}: span_id must be 8 non-zero bytes"
+    if parent and len(parent) != 8:
+        return f"span {span.name!r}: parent_span_id must be empty or 8 bytes"
+    return ""
+
+
 def reject_invalid_spans(request: ExportTraceServiceRequest) -> tuple[int, str]:
     """Drop spans whose ids are not 16/8 bytes; returns (rejected count, first reason)."""
     rejected = 0
     reason = ""
     for resource_spans in request.resource_spans:
         for scope_spans in resource_spans.scope_spans:
-            keep = []
-            for span in scope_spans.spans:
-                problem = ""
-                if len(span.trace_id) != 16 or span.trace_id == bytes(16):
-                    problem = f"span {span.name!r}: trace_id must be 16 non-zero bytes"
-                elif len(span.span_id) != 8 or span.span_id == bytes(8):
-                    problem = f"span {span.name!r}: span_id must be 8 non-zero bytes"
-                elif span.parent_span_id and len(span.parent_span_id) != 8:
-                    problem = f"span {span.name!r}: parent_span_id must be empty or 8 bytes"
-                if problem:
-                    rejected += 1
-                    reason = reason or problem
-                else:
-                    keep.append(span)
-            if len(keep) != len(scope_spans.spans):
-                del scope_spans.spans[:]
-                scope_spans.spans.extend(keep)
+            problems = [_id_problem(span) for span in scope_spans.spans]
+            if not any(problems):  # the common case: nothing to rebuild
+                continue
+            keep = [
+                span
+                for span, problem in zip(scope_spans.spans, problems, strict=True)
+                if not problem
+            ]
+            found = [problem for problem in problems if problem]
+            rejected += len(found)
+            reason = reason or found[0]
+            del scope_spans.spans[:]
+            scope_spans.spans.extend(keep)
     return rejected, reason
 
 
