@@ -177,6 +177,15 @@ def test_node_stats_weight_by_sampling_rate_across_hour_and_minute_rollups(
     assert {(n["workflow"], n["count"]) for n in recent["nodes"]} == {("wf-a", 1), ("wf-b", 1)}
 
 
+def test_node_stats_with_empty_filters_match_nothing_instead_of_failing(
+    loaded: CollectorProcess,
+) -> None:
+    for params in ({"service": ""}, {"workflow": ""}):
+        response = loaded.get("/api/stats/nodes", **params)
+        assert response.status_code == 200, response.text
+        assert response.json()["nodes"] == []
+
+
 def test_trace_search_filters_and_paginates(loaded: CollectorProcess) -> None:
     window = {"since": since(HOUR_AGO - timedelta(hours=1))}
     everything = loaded.get("/api/traces", **window).json()["traces"]
