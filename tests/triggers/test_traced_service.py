@@ -6,6 +6,7 @@ The OTLP receiver is the probe tests' (tests/probe/otlp_receiver.py), reused, no
 from __future__ import annotations
 
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -58,7 +59,15 @@ def test_delivery_trace_starts_at_the_trigger_under_the_callers_span(
             service.base + config.webhook_path("support-email"), content=body, headers=headers
         )
         assert response.status_code == 202, response.text
+        # The trigger span ends last (after the run and the callback), so it may come in a
+        # later export batch than the first five spans: wait for it by name.
+        deadline = time.monotonic() + 60
         spans = receiver.wait_for(5, timeout=60)
+        while time.monotonic() < deadline and not any(
+            s.name == "trigger support-email" for s in spans
+        ):
+            time.sleep(0.1)
+            spans = receiver.wait_for(5, timeout=1)
     finally:
         service.stop()
     by_name = {s.name: s for s in spans}
