@@ -1,4 +1,5 @@
-"""The hot path: one wrapt wrapper per target.
+"""The hot path: one wrapper per target — a plain function standing in for an instance method
+(:func:`make_method`, the default) or a wrapt wrapper (:func:`make_wrapper`) for anything else.
 
 Order for every call: read the enclosing :class:`~probe.spec.Scope`, let the target build its
 own (cheap), ask the sampler. A dropped call then runs the wrapped function directly — no
@@ -11,11 +12,14 @@ the host's own exceptions are re-raised untouched (bare ``raise``), with their t
 
 from __future__ import annotations
 
+import functools
+import inspect
 import threading
 import traceback
 from collections.abc import Callable
 from contextvars import ContextVar
 from dataclasses import dataclass
+from types import FunctionType
 from typing import Any
 
 from opentelemetry import context as otel_context
@@ -33,7 +37,7 @@ from opentelemetry.trace import (
 from probe import guard, semconv
 from probe.redaction import Redactor
 from probe.sampling.api import SpanSampler
-from probe.spec import Args, Attributes, Kwargs, Scope, Target
+from probe.spec import Args, Attributes, Kwargs, Prepare, Scope, Target
 
 _SCOPE: ContextVar[Scope | None] = ContextVar("flowscope_probe_scope", default=None)
 
@@ -138,11 +142,8 @@ def make_wrapper(target: Target, runtime: Runtime) -> Wrapper:
         if decision[0]:  # .sampled
             return traced(wrapped, instance, args, kwargs, scope, decision[1], decision[2])
         # Dropped: no SDK work at all, only the scope for nested calls.
-        if prepare is not None:  # propagate the nearest kept span (W3C) even when this is dropped
-            try:
-                args, kwargs = prepare(instance, args, kwargs)
-            except Exception as exc:
-                guard.report(f"{where} (prepare)", exc)
+        if prepare is not None:
+            args, kwargs = _prepare_dropped(prepare, where, instance, args, kwargs)
         token = set_scope(scope)
         try:
             result = wrapped(*args, **kwargs)
@@ -160,6 +161,129 @@ def make_wrapper(target: Target, runtime: Runtime) -> Wrapper:
         return result
 
     return wrapper
+
+
+# The lean method, as source: generated per target so that a method whose parameters are plain
+# (``def execute_node(self, node, ctx)``) gets a function with the same parameters — passing them
+# on costs far less than ``*args, **kwargs`` packing — as dataclasses and namedtuple generate
+# theirs. Every name the body uses is ``_fs_``-prefixed so no parameter can shadow it.
+_METHOD_SOURCE = """\
+def method(self, {signature}):
+    _fs_args, _fs_kwargs = {args}, {kwargs}
+    _fs_parent = _fs_get_scope()
+    try:
+        _fs_scope = _fs_enter(_fs_parent, self, _fs_args, _fs_kwargs)
+        _fs_decision = _fs_decide(
+            _fs_kind,
+            _fs_scope.workflow,
+            _fs_scope.node_type,
+            _fs_scope.trace_id,
+            _fs_parent.sampled if _fs_parent is not None else _fs_outer_sampled(),
+            _fs_critical,
+        )
+    except Exception as exc:
+        _fs_report(_fs_where, exc)
+        return _fs_original(self, *_fs_args, **_fs_kwargs)
+    if _fs_decision[0]:  # .sampled
+        return _fs_traced(
+            _fs_bind(self), self, _fs_args, _fs_kwargs, _fs_scope, _fs_decision[1], _fs_decision[2]
+        )
+    if _fs_prepare is not None:
+        _fs_args, _fs_kwargs = _fs_prepare_dropped(
+            _fs_prepare, _fs_where, self, _fs_args, _fs_kwargs
+        )
+    _fs_token = _fs_set_scope(_fs_scope)
+    try:
+        _fs_result = _fs_original(self, {call})
+    except BaseException:
+        _fs_reset_scope(_fs_token)
+        _fs_record_error(_fs_sampler, _fs_kind, _fs_scope, True, _fs_where)
+        raise
+    _fs_reset_scope(_fs_token)
+    try:
+        if _fs_observe is not None:
+            _fs_observe(_fs_scope, self, _fs_args, _fs_kwargs, _fs_result)
+        if _fs_failed is not None and _fs_failed(_fs_result):
+            _fs_record(_fs_kind, _fs_scope.workflow, _fs_scope.node_type, True)
+        elif not _fs_counts or _fs_sampler.record_successes:
+            _fs_record(_fs_kind, _fs_scope.workflow, _fs_scope.node_type, False)
+    except Exception as exc:
+        _fs_report(_fs_where, exc)
+    return _fs_result
+"""
+
+
+def make_method(target: Target, runtime: Runtime, original: FunctionType) -> FunctionType:
+    """A plain function replacing the instance method ``original`` (the default, lean mode).
+
+    Same behaviour as :func:`make_wrapper`'s wrapper, with the drop path inlined: the call
+    reaches ``original`` with no bound-method or wrapper object in between, so a sampled-out
+    call costs a scope, a sampler lookup, a context-variable set/reset and a result check. It
+    carries the original's metadata (``__name__``, ``__qualname__``, ``__doc__``,
+    ``__module__``, ``__wrapped__``, hence ``inspect.signature``) and its defaults.
+    """
+    sampler = runtime.sampler
+    namespace: dict[str, Any] = {
+        "_fs_kind": target.kind,
+        "_fs_critical": target.critical,
+        "_fs_enter": target.enter,
+        "_fs_observe": target.observe,
+        "_fs_prepare": target.prepare,
+        "_fs_failed": target.failed,
+        "_fs_sampler": sampler,
+        "_fs_where": target.target,
+        "_fs_traced": _make_traced(target, runtime),
+        "_fs_decide": sampler.decide,
+        "_fs_record": sampler.record,
+        "_fs_record_error": _record,
+        "_fs_report": guard.report,
+        "_fs_get_scope": _SCOPE.get,
+        "_fs_set_scope": _SCOPE.set,
+        "_fs_reset_scope": _SCOPE.reset,
+        "_fs_outer_sampled": _outer_sampled,
+        "_fs_prepare_dropped": _prepare_dropped,
+        "_fs_bind": original.__get__,
+        "_fs_original": original,
+        "_fs_counts": hasattr(sampler, "record_successes"),  # counts spans in decide (api.py)
+    }
+    params = _plain_params(original)
+    if params is None:  # *args, keyword-only … : forward whatever the caller passed
+        fields = {"signature": "*args, **kwargs", "args": "args", "kwargs": "kwargs"}
+        fields["call"] = "*_fs_args, **_fs_kwargs"
+    else:
+        listed = "".join(f"{name}, " for name in params)
+        fields = {"signature": listed, "args": f"({listed})", "kwargs": "{}"}
+        # prepare may rewrite the arguments: then pass on whatever it returned
+        fields["call"] = listed if target.prepare is None else "*_fs_args, **_fs_kwargs"
+    exec(_METHOD_SOURCE.format(**fields), namespace)  # our own template, names checked
+    method: FunctionType = namespace["method"]
+    method.__defaults__ = original.__defaults__ if params is not None else None
+    functools.update_wrapper(method, original)
+    return method
+
+
+def _plain_params(function: FunctionType) -> tuple[str, ...] | None:
+    """Names of the parameters after ``self`` when all are plain positional-or-keyword ones."""
+    code = function.__code__
+    if code.co_flags & (inspect.CO_VARARGS | inspect.CO_VARKEYWORDS) or code.co_kwonlyargcount:
+        return None
+    if code.co_posonlyargcount > 1 or code.co_argcount < 1:
+        return None
+    names = code.co_varnames[1 : code.co_argcount]
+    if any(name.startswith("_fs_") for name in names):
+        return None
+    return names
+
+
+def _prepare_dropped(
+    prepare: Prepare, where: str, instance: Any, args: Args, kwargs: Kwargs
+) -> tuple[Args, Kwargs]:
+    """Propagate the nearest kept span (W3C) even when this call is dropped."""
+    try:
+        return prepare(instance, args, kwargs)
+    except Exception as exc:
+        guard.report(f"{where} (prepare)", exc)
+        return args, kwargs
 
 
 def _outer_sampled() -> bool:

@@ -13,7 +13,7 @@ from opentelemetry import trace
 from opentelemetry.trace import TracerProvider
 
 from probe import guard, logcorrelation
-from probe._wrappers import Runtime, install_trace_ids, make_wrapper
+from probe._wrappers import Runtime, install_trace_ids, make_method, make_wrapper
 from probe.export import Pipeline, build_pipeline
 from probe.patching import Patcher
 from probe.redaction import Redactor
@@ -85,6 +85,9 @@ def instrument(
         patcher = Patcher(
             list(targets) if targets is not None else target_sets(),
             lambda target: make_wrapper(target, runtime),
+            (lambda target, original: make_method(target, runtime, original))
+            if settings.wrapper == "function"
+            else None,
         )
         _state = _State(patcher, runtime, pipeline, owns_sampler)
         logcorrelation.install()

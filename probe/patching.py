@@ -1,5 +1,11 @@
 """Applying and removing target sets with wrapt post-import hooks.
 
+A plain instance method is replaced by a plain function carrying the original's metadata
+(:func:`probe._wrappers.make_method`): the interpreter binds it like any method, where a
+:class:`wrapt.FunctionWrapper` builds a ``BoundFunctionWrapper`` on every attribute access and
+costs several times more per call. Anything else (classmethods, builtins …), or every target
+under ``FLOWSCOPE_PROBE_WRAPPER=wrapt``, gets a :class:`wrapt.FunctionWrapper`.
+
 ``import probe`` imports nothing it wraps: a hook is registered per target module and fires when
 the host imports it (at once if it is already imported). Before wrapping, each method's signature
 is compared with the one its extractors were written for; a mismatch skips that target with one
@@ -14,7 +20,7 @@ import inspect
 import sys
 import threading
 from collections.abc import Callable
-from types import ModuleType
+from types import FunctionType, ModuleType
 from typing import Any
 
 import wrapt
@@ -25,6 +31,7 @@ from probe import guard
 from probe.spec import Target, TargetSet
 
 MakeWrapper = Callable[[Target], Callable[..., Any]]
+MakeMethod = Callable[[Target, FunctionType], FunctionType]
 
 _hooked_modules: set[str] = set()
 _hook_lock = threading.Lock()
@@ -34,9 +41,15 @@ _active: Patcher | None = None
 class Patcher:
     """Wraps the targets of some target sets and remembers the originals to restore them."""
 
-    def __init__(self, target_sets: list[TargetSet], make_wrapper: MakeWrapper) -> None:
+    def __init__(
+        self,
+        target_sets: list[TargetSet],
+        make_wrapper: MakeWrapper,
+        make_method: MakeMethod | None = None,
+    ) -> None:
         self._sets = target_sets
         self._make_wrapper = make_wrapper
+        self._make_method = make_method  # None: wrapt wrappers for every target
         self._originals: dict[str, tuple[type, str, Any]] = {}
         self._checked_versions: set[str] = set()
         self._lock = threading.RLock()
@@ -105,8 +118,11 @@ class Patcher:
                 problem,
             )
             return
-        wrapper = wrapt.FunctionWrapper(original, self._make_wrapper(target))
-        setattr(owner, target.method, wrapper)
+        if self._make_method is not None and isinstance(original, FunctionType):
+            replacement: Any = self._make_method(target, original)
+        else:
+            replacement = wrapt.FunctionWrapper(original, self._make_wrapper(target))
+        setattr(owner, target.method, replacement)
         self._originals[target.target] = (owner, target.method, original)
 
     def _check_version(self, target_set: TargetSet) -> None:

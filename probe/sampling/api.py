@@ -10,7 +10,9 @@ Call order for one span, from the probe's wrapper:
 1. ``decision = sampler.decide(kind, workflow, node_type, trace_id, parent_sampled)``
 2. run the wrapped function (inside a span if ``decision.sampled``)
 3. ``sampler.record(kind, workflow, node_type, error)`` — for every span, sampled or not, so the
-   error-rate windows and the TPS meter see all traffic.
+   error-rate windows and the TPS meter see all traffic. A sampler that counts spans in
+   ``decide`` says so with an attribute ``record_successes``: while it is False the probe calls
+   ``record`` only for spans that ended with an error (one call less on the drop path).
 
 Arguments: ``workflow`` is the workflow name (policy rules glob-match it), ``node_type`` the Dify
 type of the node the span belongs to (also on its llm/tool/... children), ``trace_id`` the

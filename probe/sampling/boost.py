@@ -1,11 +1,12 @@
 """Error boost: sliding-window error rates per workflow and per node type.
 
-Counting is on the probe's hot path (every finished span), so a count is an attribute increment
-on the current bucket; the window is rotated by the sampler's tick (a background thread, or the
-test's simulated clock). Entering a boost is checked at once when an error is counted, so the
-reaction is immediate (each tick checks too, for errors counted before ``min_spans`` was
-reached); leaving is checked on each tick, with hysteresis (the rate must fall below
-``threshold * recover_ratio``) and a minimum hold time.
+Counting stays off the probe's hot path: the sampler counts spans on its cached decisions and
+adds them to the current bucket in bulk (:meth:`ErrorBoost.add`) on every tick and before any
+error is counted, so an error always meets up-to-date totals; the window is rotated by the
+sampler's tick (a background thread, or the test's simulated clock). Entering a boost is checked
+at once when an error is counted, so the reaction is immediate (each tick checks too, for errors
+counted before ``min_spans`` was reached); leaving is checked on each tick, with hysteresis (the
+rate must fall below ``threshold * recover_ratio``) and a minimum hold time.
 """
 
 from __future__ import annotations
@@ -89,17 +90,28 @@ class ErrorBoost:
             for scope in list(self._entered):
                 self._leave(scope, "error boost disabled by the policy")
 
-    def count(self, scope: Scope, error: bool) -> None:
+    def add(self, scope: Scope, spans: int) -> None:
+        """Add ``spans`` error-free spans to the current bucket (the sampler's flush)."""
         window = self._windows.get(scope)
         if window is None:
             window = self._windows.setdefault(scope, Window(self.settings.buckets))
-        window.total += 1
-        if error:
-            window.errors += 1
-            if scope not in self._entered and self.settings.enabled:
-                with self._lock:
-                    if scope not in self._entered:
-                        self._check_enter(scope, window)
+        window.total += spans
+
+    def count_error(self, scope: Scope, flush: Callable[[], None] | None = None) -> None:
+        """One more failed span in ``scope`` (already counted in its total by :meth:`add`).
+
+        ``flush`` brings the totals up to date before a scope that is not boosted is checked.
+        """
+        window = self._windows.get(scope)
+        if window is None:
+            window = self._windows.setdefault(scope, Window(self.settings.buckets))
+        window.errors += 1
+        if scope not in self._entered and self.settings.enabled:
+            with self._lock:
+                if scope not in self._entered:
+                    if flush is not None:
+                        flush()
+                    self._check_enter(scope, window)
 
     def error_rate(self, scope: Scope) -> float | None:
         window = self._windows.get(scope)

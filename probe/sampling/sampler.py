@@ -35,15 +35,20 @@ _Key = tuple[str, str | None, str | None, bool]
 
 
 class _Entry:
-    """A precomputed decision for one key: keep below ``threshold``, or always when forced."""
+    """A precomputed decision for one key: keep below ``threshold``, or always when forced.
 
-    __slots__ = ("drop", "forced", "keep", "threshold")
+    ``calls`` counts the decisions made with it (every span, kept or not) until the next flush.
+    """
+
+    __slots__ = ("calls", "drop", "forced", "keep", "op", "threshold")
 
     def __init__(self, rate: float, reason: str, forced: bool) -> None:
         self.threshold = round(rate * _SPACE)
         self.forced = forced
         self.keep = Decision(True, rate, reason)
         self.drop = Decision(False, rate, reason)
+        self.calls = 0
+        self.op: Operation = ("", None, None)
 
 
 class PolicySampler:
@@ -57,6 +62,7 @@ class PolicySampler:
     def __init__(self, policy: Policy, *, clock: Callable[[], float] = time.monotonic) -> None:
         self._clock = clock
         self._lock = threading.Lock()
+        self._flush_lock = threading.Lock()
         now = clock()
         self._policy = policy
         self._cache: dict[_Key, _Entry] = {}
@@ -64,7 +70,11 @@ class PolicySampler:
         self.boost = ErrorBoost(policy.settings.error_boost, now, self._boost_changed)
         self.controller = AdaptiveController(policy.settings.adaptive)
         self._queue_depth: Callable[[], int] | None = None
-        self._ops: dict[Operation, int] = {}
+        self._retired: list[dict[_Key, _Entry]] = []  # invalidated caches not yet flushed
+        self._ops: dict[Operation, int] = {}  # spans per operation since the last adaptive step
+        #: Whether ``record`` must see spans that ended without an error: only while a boosted
+        #: scope logs its spans. Spans are counted by ``decide``; the probe skips the call else.
+        self.record_successes = False
         self._floors: dict[Operation, float] = {}
         self._kept = 0
         self._kept_at_step = 0
@@ -85,6 +95,7 @@ class PolicySampler:
         entry = cache.get((kind, workflow, node_type, critical))
         if entry is None:
             entry = self._resolve(cache, kind, workflow, node_type, critical)
+        entry.calls += 1
         if entry.forced or (
             (parent_sampled or kind in ROOT_KINDS) and (trace_id & _LOW64) < entry.threshold
         ):
@@ -93,14 +104,21 @@ class PolicySampler:
         return entry.drop
 
     def record(self, kind: str, workflow: str | None, node_type: str | None, error: bool) -> None:
-        ops = self._ops
-        key = (kind, workflow, node_type)
-        ops[key] = ops.get(key, 0) + 1
-        if kind == "workflow":
-            self.boost.count(("workflow", workflow or ""), error)
-        elif kind == "node" and node_type is not None:
-            self.boost.count(("node_type", node_type), error)
-        if self._debugging and self.boost.is_boosted(workflow, node_type):
+        # The span itself was counted by ``decide``: a success needs nothing more (the probe
+        # skips this call for it unless ``record_successes``); an error is counted at once, and
+        # a scope not yet boosted first gets the pending totals so its rate is up to date.
+        if error:
+            if kind == "workflow":
+                self.boost.count_error(("workflow", workflow or ""), self._flush)
+            elif kind == "node" and node_type is not None:
+                self.boost.count_error(("node_type", node_type), self._flush)
+        if self._debugging:
+            self._log_boosted(kind, workflow, node_type, error)
+
+    def _log_boosted(
+        self, kind: str, workflow: str | None, node_type: str | None, error: bool
+    ) -> None:
+        if self.boost.is_boosted(workflow, node_type):
             logger.debug(
                 "boosted scope: %s span of workflow %r node type %r finished%s",
                 kind,
@@ -108,6 +126,33 @@ class PolicySampler:
                 node_type,
                 " with an error" if error else "",
             )
+
+    def _flush(self) -> None:
+        """Move the spans counted since the last flush into the windows and ``_ops``.
+
+        Takes only its own lock, which nothing else is acquired under: it runs both from
+        ``tick`` (under the sampler's lock) and from the boost's error check (under its lock).
+        """
+        with self._flush_lock:
+            self._flush_locked()
+
+    def _flush_locked(self) -> None:
+        retired, self._retired = self._retired, []
+        ops = self._ops
+        boost = self.boost
+        for cache in (*retired, self._cache):
+            for entry in list(cache.values()):
+                calls = entry.calls
+                if not calls:
+                    continue
+                entry.calls = 0  # a count racing this reset is lost: statistics, not billing
+                key = entry.op
+                ops[key] = ops.get(key, 0) + calls
+                kind, workflow, node_type = key
+                if kind == "workflow":
+                    boost.add(("workflow", workflow or ""), calls)
+                elif kind == "node" and node_type is not None:
+                    boost.add(("node_type", node_type), calls)
 
     # -- configuration ----------------------------------------------------------------------
     @property
@@ -140,6 +185,7 @@ class PolicySampler:
         """Rotate error windows, leave recovered boosts, run an adaptive step when one is due."""
         with self._lock:
             now = self._clock()
+            self._flush()
             self.boost.tick(now)
             elapsed = now - self._last_step
             if elapsed >= self._policy.settings.adaptive.interval_seconds:
@@ -147,7 +193,8 @@ class PolicySampler:
 
     def _adapt(self, now: float, elapsed: float) -> None:
         kept = self._kept
-        ops, self._ops = self._ops, {}
+        with self._flush_lock:
+            ops, self._ops = self._ops, {}
         depth = self._queue_depth() if self._queue_depth is not None else None
         before = self.controller.multiplier
         after = self.controller.update((kept - self._kept_at_step) / elapsed, depth)
@@ -158,12 +205,14 @@ class PolicySampler:
             self._invalidate()
 
     def _invalidate(self) -> None:
+        self._retired.append(self._cache)  # its counts are flushed on the next tick or error
         self._cache = {}
 
     def _boost_changed(self) -> None:
         boost = self.boost
         boosted = bool(boost.workflows or boost.node_types)
         self._debugging = boosted and boost.settings.debug_logging
+        self.record_successes = self._debugging
         self._invalidate()
 
     # -- resolution (off the hot path: once per key after each invalidation) ----------------
@@ -201,5 +250,6 @@ class PolicySampler:
             rate = min([entry.keep.rate] + [a.keep.rate for a in ancestors if not a.forced])
             if rate < entry.keep.rate:
                 entry = _Entry(rate, entry.keep.reason, forced=False)
+        entry.op = (kind, workflow, node_type)
         cache[(kind, workflow, node_type, critical)] = entry
         return entry

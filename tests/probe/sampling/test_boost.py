@@ -24,10 +24,16 @@ BOOST = {
 TRACE = random.Random(1).getrandbits(128)
 
 
+def span(s: Any, kind: str, workflow: str, node_type: str | None, error: bool) -> None:
+    """One finished span as the probe reports it: ``decide`` (which counts it), then ``record``."""
+    s.decide(kind, workflow, node_type, TRACE, True)
+    s.record(kind, workflow, node_type, error)
+
+
 def run(s: Any, workflow: str, error: bool) -> None:
-    s.record("llm", workflow, "llm", error)
-    s.record("node", workflow, "llm", error)
-    s.record("workflow", workflow, None, error)
+    span(s, "llm", workflow, "llm", error)
+    span(s, "node", workflow, "llm", error)
+    span(s, "workflow", workflow, None, error)
 
 
 def test_error_rate_above_1pct_samples_the_workflow_at_100pct(
@@ -73,8 +79,8 @@ def test_node_type_error_rate_boosts_that_node_type_in_every_workflow(
 ) -> None:
     s = make_sampler(RULES, clock, error_boost=BOOST)
     for index in range(40):
-        s.record("node", f"wf{index % 4}", "code", index % 10 == 0)  # 10 % of code nodes fail
-        s.record("workflow", f"wf{index % 4}", None, False)
+        span(s, "node", f"wf{index % 4}", "code", index % 10 == 0)  # 10 % of code nodes fail
+        span(s, "workflow", f"wf{index % 4}", None, False)
     assert s.decide("node", "wf9", "code", TRACE, True).reason == "error_boost"
     assert s.decide("code", "wf9", "code", TRACE, True).sampled
     assert not s.decide("node", "wf9", "llm", TRACE, True).sampled

@@ -83,6 +83,7 @@ def test_reload_keeps_error_windows(tmp_path: Path, write_policy: Any) -> None:
     sampler = load_sampler(str(path), watch=False)
     assert isinstance(sampler, PolicySampler)
     for index in range(100):
+        sampler.decide("workflow", "wf", None, 1, True)  # decide counts the span, record its error
         sampler.record("workflow", "wf", None, index >= 95)
     write_policy(path, LLM_OFF)
     bump_mtime(path)
