@@ -16,8 +16,14 @@ from dataclasses import dataclass
 
 TRACES = "otel_traces"
 TRACE_ID_TS = "otel_traces_trace_id_ts"
-NODE_ROLLUP = "flowscope_node_stats_1m"
-NODE_ROLLUP_HOURLY = "flowscope_node_stats_1h"
+# The node rollups the read API and reprice use (migration 3): keyed time bucket first.
+NODE_ROLLUP = "flowscope_node_stats_by_minute"
+NODE_ROLLUP_HOURLY = "flowscope_node_stats_by_hour"
+# Their predecessors (migrations 1 and 2), keyed workflow and node first: a time window had to
+# deserialize every latency state of the month. Migration 3 copies them over and stops feeding
+# them; the tables stay (frozen) so nothing is lost.
+NODE_ROLLUP_V1 = "flowscope_node_stats_1m"
+NODE_ROLLUP_HOURLY_V2 = "flowscope_node_stats_1h"
 USAGE = "flowscope_usage"
 MIGRATIONS = "flowscope_schema_migrations"
 
@@ -162,6 +168,7 @@ class Table:
     shard_key: str = "rand()"
     version: int = 1  # the migration that creates it
     granularity: int = 8192
+    retired: int | None = None  # the migration that stops feeding it
 
 
 @dataclass(frozen=True)
@@ -171,6 +178,7 @@ class View:
     select: str  # with {source} standing for the table it reads
     source: str = TRACES
     version: int = 1
+    retired: int | None = None  # the migration that drops it
 
 
 TABLES = (
@@ -196,16 +204,17 @@ TABLES = (
         "cityHash64(TraceId)",
     ),
     Table(
-        NODE_ROLLUP,
+        NODE_ROLLUP_V1,
         NODE_ROLLUP_COLUMNS.format(bucket="Minute"),
         "AggregatingMergeTree",
         "(WorkflowName, NodeId, ServiceName, NodeType, Minute)",
         "toYYYYMM(Minute)",
         "Minute",
         "cityHash64(WorkflowName, NodeId)",
+        retired=3,
     ),
     Table(
-        NODE_ROLLUP_HOURLY,
+        NODE_ROLLUP_HOURLY_V2,
         NODE_ROLLUP_COLUMNS.format(bucket="Hour"),
         "AggregatingMergeTree",
         "(WorkflowName, NodeId, ServiceName, NodeType, Hour)",
@@ -213,6 +222,32 @@ TABLES = (
         "Hour",
         "cityHash64(WorkflowName, NodeId)",
         version=2,
+        retired=3,
+    ),
+    # Time bucket first, so a window reads only its own rows (the minute rollup is read for the
+    # partial hours at a window's ends, the hourly one for the whole hours). Small granules: each
+    # row holds a t-digest state, and a read deserializes every state of each granule it touches.
+    Table(
+        NODE_ROLLUP,
+        NODE_ROLLUP_COLUMNS.format(bucket="Minute"),
+        "AggregatingMergeTree",
+        "(Minute, WorkflowName, ServiceName, NodeId, NodeType)",
+        "toYYYYMM(Minute)",
+        "Minute",
+        "cityHash64(WorkflowName, NodeId)",
+        version=3,
+        granularity=256,
+    ),
+    Table(
+        NODE_ROLLUP_HOURLY,
+        NODE_ROLLUP_COLUMNS.format(bucket="Hour"),
+        "AggregatingMergeTree",
+        "(Hour, WorkflowName, ServiceName, NodeId, NodeType)",
+        "toYYYYMM(Hour)",
+        "Hour",
+        "cityHash64(WorkflowName, NodeId)",
+        version=3,
+        granularity=256,
     ),
     Table(
         USAGE,
@@ -232,13 +267,22 @@ VIEWS = (
         "SELECT TraceId, min(Timestamp) AS Start, max(Timestamp) AS End FROM {source} "
         "WHERE TraceId != '' GROUP BY TraceId",
     ),
-    View(f"{NODE_ROLLUP}_mv", NODE_ROLLUP, NODE_ROLLUP_SELECT),
+    View(f"{NODE_ROLLUP_V1}_mv", NODE_ROLLUP_V1, NODE_ROLLUP_SELECT, retired=3),
+    View(
+        f"{NODE_ROLLUP_HOURLY_V2}_mv",
+        NODE_ROLLUP_HOURLY_V2,
+        NODE_ROLLUP_HOURLY_SELECT,
+        source=NODE_ROLLUP_V1,
+        version=2,
+        retired=3,
+    ),
+    View(f"{NODE_ROLLUP}_mv", NODE_ROLLUP, NODE_ROLLUP_SELECT, version=3),
     View(
         f"{NODE_ROLLUP_HOURLY}_mv",
         NODE_ROLLUP_HOURLY,
         NODE_ROLLUP_HOURLY_SELECT,
         source=NODE_ROLLUP,
-        version=2,
+        version=3,
     ),
 )
 
@@ -289,21 +333,35 @@ def _view_ddl(view: View, *, cluster: str | None) -> str:
     )
 
 
+def _wanted(obj: Table | View, version: int | None) -> bool:
+    """Created by migration ``version``; None: part of the current schema (not retired)."""
+    return obj.retired is None if version is None else obj.version == version
+
+
+def _tables_ddl(*, ttl_days: int, cluster: str | None, version: int | None) -> list[str]:
+    statements: list[str] = []
+    for table in TABLES:
+        if _wanted(table, version):
+            statements.extend(_table_ddl(table, ttl_days=ttl_days, cluster=cluster))
+    return statements
+
+
+def _views_ddl(*, cluster: str | None, version: int | None) -> list[str]:
+    return [_view_ddl(view, cluster=cluster) for view in VIEWS if _wanted(view, version)]
+
+
 def render_ddl(
     *, ttl_days: int = 0, cluster: str | None = None, version: int | None = None
 ) -> list[str]:
     """CREATE statements in dependency order, for one node or ``ON CLUSTER cluster``.
 
-    ``version`` limits them to what that migration creates; None renders the whole schema.
+    ``version`` limits them to what that migration creates; None renders the current schema
+    (without what a later migration retired).
     """
-    statements: list[str] = []
-    for table in TABLES:
-        if version is None or table.version == version:
-            statements.extend(_table_ddl(table, ttl_days=ttl_days, cluster=cluster))
-    statements.extend(
-        _view_ddl(view, cluster=cluster) for view in VIEWS if version in (None, view.version)
-    )
-    return statements
+    return [
+        *_tables_ddl(ttl_days=ttl_days, cluster=cluster, version=version),
+        *_views_ddl(cluster=cluster, version=version),
+    ]
 
 
 @dataclass(frozen=True)
@@ -313,13 +371,47 @@ class Migration:
     statements: tuple[str, ...]
 
 
+def _backfill(target: str, select: str, cluster: str | None) -> str:
+    """``INSERT INTO target select`` once: only while ``target`` is still empty, so re-running
+    the migration (or running it on a second replica) adds nothing."""
+    suffix = "_local" if cluster else ""
+    guard = f"(SELECT count() FROM {target}{suffix}) = 0"
+    select = select.replace("    GROUP BY ", f"    WHERE {guard}\n    GROUP BY ", 1)
+    return f"INSERT INTO {target}{suffix} {select.strip()}"
+
+
 def _hourly_backfill(cluster: str | None) -> str:
     """Fill the hourly rollup from the minute rollup once (a store created before version 2)."""
     suffix = "_local" if cluster else ""
-    select = NODE_ROLLUP_HOURLY_SELECT.format(source=f"{NODE_ROLLUP}{suffix}")
-    guard = f"(SELECT count() FROM {NODE_ROLLUP_HOURLY}{suffix}) = 0"
-    select = select.replace("    GROUP BY Hour,", f"    WHERE {guard}\n    GROUP BY Hour,")
-    return f"INSERT INTO {NODE_ROLLUP_HOURLY}{suffix} {select.strip()}"
+    select = NODE_ROLLUP_HOURLY_SELECT.format(source=f"{NODE_ROLLUP_V1}{suffix}")
+    return _backfill(NODE_ROLLUP_HOURLY_V2, select, cluster)
+
+
+def _copy_rollup(source: str, target: str, bucket: str, cluster: str | None) -> str:
+    """Carry a rollup's rows (states as they are) into its time-keyed successor, once."""
+    suffix = "_local" if cluster else ""
+    keys = f"{bucket}, ServiceName, WorkflowName, NodeId, NodeType"
+    select = (
+        f"SELECT {keys}, anyLastIf(NodeTitle, NodeTitle != '') AS NodeTitle, sum(Spans) AS Spans, "
+        "sum(Count) AS Count, sum(Errors) AS Errors, sum(InputTokens) AS InputTokens, "
+        "sum(OutputTokens) AS OutputTokens, sum(CostUsd) AS CostUsd, "
+        "quantilesTDigestWeightedMergeState(0.5, 0.95, 0.99)(Latency) AS Latency\n"
+        f"    FROM {source}{suffix}\n    GROUP BY {keys}"
+    )
+    return _backfill(target, select, cluster)
+
+
+def _time_keyed_rollups(*, ttl_days: int, cluster: str | None) -> tuple[str, ...]:
+    """Migration 3: new tables, copy the old rollups, then switch the views over."""
+    on_cluster = f" ON CLUSTER {cluster}" if cluster else ""
+    drops = [f"DROP VIEW IF EXISTS {view.name}{on_cluster}" for view in VIEWS if view.retired == 3]
+    return (
+        *_tables_ddl(ttl_days=ttl_days, cluster=cluster, version=3),
+        _copy_rollup(NODE_ROLLUP_V1, NODE_ROLLUP, "Minute", cluster),
+        _copy_rollup(NODE_ROLLUP_HOURLY_V2, NODE_ROLLUP_HOURLY, "Hour", cluster),
+        *_views_ddl(cluster=cluster, version=3),
+        *drops,
+    )
 
 
 def migrations(*, ttl_days: int = 0, cluster: str | None = None) -> list[Migration]:
@@ -334,6 +426,11 @@ def migrations(*, ttl_days: int = 0, cluster: str | None = None) -> list[Migrati
             2,
             "hourly node rollup (fed by the minute rollup), backfilled",
             (*render_ddl(ttl_days=ttl_days, cluster=cluster, version=2), _hourly_backfill(cluster)),
+        ),
+        Migration(
+            3,
+            "node rollups keyed time bucket first (by_minute, by_hour), copied from 1m/1h",
+            _time_keyed_rollups(ttl_days=ttl_days, cluster=cluster),
         ),
     ]
 

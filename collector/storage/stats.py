@@ -35,8 +35,12 @@ ROLLUP_FIELDS = (
 )
 
 
-def _rollup_source(window: Window) -> tuple[str, dict[str, Any]]:
-    """Whole hours from the hourly rollup, the partial hours at both ends from the minute one."""
+def _rollup_source(window: Window, where: str) -> tuple[str, dict[str, Any]]:
+    """Whole hours from the hourly rollup, the partial hours at both ends from the minute one.
+
+    ``where`` (workflow / service filters) goes into every branch, next to the time range that
+    leads both tables' sort keys.
+    """
     first_minute = window.since.replace(second=0, microsecond=0)
     h0 = first_minute.replace(minute=0)
     if h0 < first_minute:
@@ -46,35 +50,26 @@ def _rollup_source(window: Window) -> tuple[str, dict[str, Any]]:
     if h0 >= h1:
         return (
             f"SELECT {ROLLUP_FIELDS} FROM {schema.NODE_ROLLUP} "
-            "WHERE Minute >= {m0:DateTime} AND Minute <= {m1:DateTime64(9)}"
+            f"WHERE Minute >= {{m0:DateTime}} AND Minute <= {{m1:DateTime64(9)}}{where}"
         ), params
     params.update(h0=h0, h1=h1)
     return (
         f"SELECT {ROLLUP_FIELDS} FROM {schema.NODE_ROLLUP_HOURLY} "
-        "WHERE Hour >= {h0:DateTime} AND Hour < {h1:DateTime} "
+        f"WHERE Hour >= {{h0:DateTime}} AND Hour < {{h1:DateTime}}{where} "
         f"UNION ALL SELECT {ROLLUP_FIELDS} FROM {schema.NODE_ROLLUP} "
-        "WHERE (Minute >= {m0:DateTime} AND Minute < {h0:DateTime}) "
-        "OR (Minute >= {h1:DateTime} AND Minute <= {m1:DateTime64(9)})"
+        "WHERE ((Minute >= {m0:DateTime} AND Minute < {h0:DateTime}) "
+        f"OR (Minute >= {{h1:DateTime}} AND Minute <= {{m1:DateTime64(9)}})){where}"
     ), params
 
 
 def node_stats(
     store: SpanStore, window: Window, workflow: str | None, service: str | None
 ) -> list[dict[str, Any]]:
-    source, params = _rollup_source(window)
-    where = " AND ".join(
-        clause
-        for clause, value in (
-            ("WorkflowName = {workflow:String}", workflow),
-            ("ServiceName = {service:String}", service),
-        )
-        if value is not None
-    )
-    if where:
-        source = f"SELECT * FROM ({source}) WHERE {where}"
-        params.update(
-            {k: v for k, v in (("workflow", workflow), ("service", service)) if v is not None}
-        )
+    """Per workflow node, merged from the rollups' states (never from the spans)."""
+    filters: dict[str, Any] = {}
+    where = _filters(workflow, service, filters)
+    source, params = _rollup_source(window, where)
+    params.update(filters)
     rows = store.query(
         "SELECT WorkflowName, NodeId, anyIf(NodeType, NodeType != '') AS node_type, "
         "anyIf(NodeTitle, NodeTitle != '') AS title, sum(Count) AS count, sum(Spans) AS spans, "
