@@ -107,69 +107,15 @@ def current_scope() -> Scope | None:
     return _SCOPE.get()
 
 
-def make_wrapper(target: Target, runtime: Runtime) -> Wrapper:
-    """Build the wrapt wrapper function for ``target``."""
-    kind = target.kind
-    critical = target.critical
-    enter = target.enter
-    observe = target.observe
-    prepare = target.prepare
-    failed = target.failed
-    sampler = runtime.sampler
-    where = target.target
-    traced = _make_traced(target, runtime)
-    decide = sampler.decide
-    record = sampler.record
-    get_scope = _SCOPE.get
-    set_scope = _SCOPE.set
-    reset_scope = _SCOPE.reset
-
-    def wrapper(wrapped: Callable[..., Any], instance: Any, args: Args, kwargs: Kwargs) -> Any:
-        parent = get_scope()
-        try:
-            scope = enter(parent, instance, args, kwargs)
-            decision = decide(
-                kind,
-                scope.workflow,
-                scope.node_type,
-                scope.trace_id,
-                parent.sampled if parent is not None else _outer_sampled(),
-                critical,
-            )
-        except Exception as exc:
-            guard.report(where, exc)
-            return wrapped(*args, **kwargs)
-        if decision[0]:  # .sampled
-            return traced(wrapped, instance, args, kwargs, scope, decision[1], decision[2])
-        # Dropped: no SDK work at all, only the scope for nested calls.
-        if prepare is not None:
-            args, kwargs = _prepare_dropped(prepare, where, instance, args, kwargs)
-        token = set_scope(scope)
-        try:
-            result = wrapped(*args, **kwargs)
-        except BaseException:
-            reset_scope(token)
-            _record(sampler, kind, scope, True, where)
-            raise
-        reset_scope(token)
-        try:
-            if observe is not None:
-                observe(scope, instance, args, kwargs, result)
-            record(kind, scope.workflow, scope.node_type, failed is not None and failed(result))
-        except Exception as exc:
-            guard.report(where, exc)
-        return result
-
-    return wrapper
-
-
-# The lean method, as source: generated per target so that a method whose parameters are plain
-# (``def execute_node(self, node, ctx)``) gets a function with the same parameters — passing them
-# on costs far less than ``*args, **kwargs`` packing — as dataclasses and namedtuple generate
-# theirs. Every name the body uses is ``_fs_``-prefixed so no parameter can shadow it.
-_METHOD_SOURCE = """\
-def method(self, {signature}):
-    _fs_args, _fs_kwargs = {args}, {kwargs}
+# The wrappers, as source, generated per target (as dataclasses and namedtuple generate their
+# methods): a lean method whose parameters are plain (``def execute_node(self, node, ctx)``) gets
+# a function with the same parameters — passing them on costs far less than ``*args, **kwargs``
+# packing — and the wrapt wrapper is the same body with wrapt's calling convention. Every name
+# the body uses is ``_fs_``-prefixed so no parameter can shadow it. A dropped call gets no SDK
+# work at all, only the scope for nested calls.
+_SOURCE = """\
+def {name}({signature}):
+    {unpack}
     _fs_parent = _fs_get_scope()
     try:
         _fs_scope = _fs_enter(_fs_parent, self, _fs_args, _fs_kwargs)
@@ -183,10 +129,10 @@ def method(self, {signature}):
         )
     except Exception as exc:
         _fs_report(_fs_where, exc)
-        return _fs_original(self, *_fs_args, **_fs_kwargs)
+        return {forward}
     if _fs_decision[0]:  # .sampled
         return _fs_traced(
-            _fs_bind(self), self, _fs_args, _fs_kwargs, _fs_scope, _fs_decision[1], _fs_decision[2]
+            {bound}, self, _fs_args, _fs_kwargs, _fs_scope, _fs_decision[1], _fs_decision[2]
         )
     if _fs_prepare is not None:
         _fs_args, _fs_kwargs = _fs_prepare_dropped(
@@ -194,7 +140,7 @@ def method(self, {signature}):
         )
     _fs_token = _fs_set_scope(_fs_scope)
     try:
-        _fs_result = _fs_original(self, {call})
+        _fs_result = {call}
     except BaseException:
         _fs_reset_scope(_fs_token)
         _fs_record_error(_fs_sampler, _fs_kind, _fs_scope, True, _fs_where)
@@ -213,17 +159,55 @@ def method(self, {signature}):
 """
 
 
+def make_wrapper(target: Target, runtime: Runtime) -> Wrapper:
+    """The wrapt wrapper function for ``target`` (``FLOWSCOPE_PROBE_WRAPPER=wrapt``, and targets
+    that are not plain functions)."""
+    forward = "_fs_wrapped(*_fs_args, **_fs_kwargs)"
+    fields = {
+        "name": "wrapper",
+        "signature": "_fs_wrapped, self, _fs_args, _fs_kwargs",
+        "unpack": "pass",
+        "forward": forward,
+        "bound": "_fs_wrapped",
+        "call": forward,
+    }
+    wrapper: Wrapper = _compile(fields, _namespace(target, runtime))["wrapper"]
+    return wrapper
+
+
 def make_method(target: Target, runtime: Runtime, original: FunctionType) -> FunctionType:
     """A plain function replacing the instance method ``original`` (the default, lean mode).
 
-    Same behaviour as :func:`make_wrapper`'s wrapper, with the drop path inlined: the call
-    reaches ``original`` with no bound-method or wrapper object in between, so a sampled-out
-    call costs a scope, a sampler lookup, a context-variable set/reset and a result check. It
-    carries the original's metadata (``__name__``, ``__qualname__``, ``__doc__``,
-    ``__module__``, ``__wrapped__``, hence ``inspect.signature``) and its defaults.
+    Same behaviour as :func:`make_wrapper`'s wrapper, but the call reaches ``original`` with no
+    bound-method or wrapper object in between, so a sampled-out call costs a scope, a sampler
+    lookup, a context-variable set/reset and a result check. It carries the original's
+    metadata (``__name__``, ``__qualname__``, ``__doc__``, ``__module__``, ``__wrapped__``,
+    hence ``inspect.signature``) and its defaults.
     """
+    namespace = _namespace(target, runtime)
+    namespace["_fs_original"] = original
+    namespace["_fs_bind"] = original.__get__
+    forward = "_fs_original(self, *_fs_args, **_fs_kwargs)"
+    fields = {"name": "method", "forward": forward, "bound": "_fs_bind(self)", "call": forward}
+    params = _plain_params(original)
+    if params is None:  # *args, keyword-only … : forward whatever the caller passed
+        fields["signature"] = "self, /, *_fs_args, **_fs_kwargs"
+        fields["unpack"] = "pass"
+    else:
+        listed = "".join(f", {name}" for name in params)
+        fields["signature"] = f"self{listed}"
+        fields["unpack"] = f"_fs_args, _fs_kwargs = ({listed[2:]},), {{}}"
+        if target.prepare is None:  # else pass on whatever prepare returned
+            fields["call"] = f"_fs_original(self{listed})"
+    method: FunctionType = _compile(fields, namespace)["method"]
+    method.__defaults__ = original.__defaults__ if params is not None else None
+    functools.update_wrapper(method, original)
+    return method
+
+
+def _namespace(target: Target, runtime: Runtime) -> dict[str, Any]:
     sampler = runtime.sampler
-    namespace: dict[str, Any] = {
+    return {
         "_fs_kind": target.kind,
         "_fs_critical": target.critical,
         "_fs_enter": target.enter,
@@ -242,24 +226,14 @@ def make_method(target: Target, runtime: Runtime, original: FunctionType) -> Fun
         "_fs_reset_scope": _SCOPE.reset,
         "_fs_outer_sampled": _outer_sampled,
         "_fs_prepare_dropped": _prepare_dropped,
-        "_fs_bind": original.__get__,
-        "_fs_original": original,
         "_fs_counts": hasattr(sampler, "record_successes"),  # counts spans in decide (api.py)
     }
-    params = _plain_params(original)
-    if params is None:  # *args, keyword-only … : forward whatever the caller passed
-        fields = {"signature": "*args, **kwargs", "args": "args", "kwargs": "kwargs"}
-        fields["call"] = "*_fs_args, **_fs_kwargs"
-    else:
-        listed = "".join(f"{name}, " for name in params)
-        fields = {"signature": listed, "args": f"({listed})", "kwargs": "{}"}
-        # prepare may rewrite the arguments: then pass on whatever it returned
-        fields["call"] = listed if target.prepare is None else "*_fs_args, **_fs_kwargs"
-    exec(_METHOD_SOURCE.format(**fields), namespace)  # our own template, names checked
-    method: FunctionType = namespace["method"]
-    method.__defaults__ = original.__defaults__ if params is not None else None
-    functools.update_wrapper(method, original)
-    return method
+
+
+def _compile(fields: dict[str, str], namespace: dict[str, Any]) -> dict[str, Any]:
+    code = compile(_SOURCE.format(**fields), f"<flowscope probe {namespace['_fs_where']}>", "exec")
+    exec(code, namespace)  # our own template; parameter names come from the wrapped function
+    return namespace
 
 
 def _plain_params(function: FunctionType) -> tuple[str, ...] | None:

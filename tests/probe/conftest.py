@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,14 +19,18 @@ from probe_support import OFFLINE, Traced
 import probe
 
 
-@pytest.fixture
-def traced() -> Iterator[Traced]:
-    """The probe instrumented with an in-memory exporter; uninstrumented afterwards."""
+@pytest.fixture(params=["function", "wrapt"])
+def traced(request: pytest.FixtureRequest) -> Iterator[Traced]:
+    """The probe instrumented with an in-memory exporter; uninstrumented afterwards.
+
+    Every test using it runs with both kinds of wrapper (``FLOWSCOPE_PROBE_WRAPPER``).
+    """
     exporter = InMemorySpanExporter()
     provider = TracerProvider()
     provider.add_span_processor(SimpleSpanProcessor(exporter))
     probe.uninstrument()
-    assert probe.instrument(tracer_provider=provider, settings=OFFLINE)
+    settings = dataclasses.replace(OFFLINE, wrapper=request.param)
+    assert probe.instrument(tracer_provider=provider, settings=settings)
     try:
         yield Traced(exporter, provider)
     finally:

@@ -54,6 +54,7 @@ def test_traces_endpoint_variable_used_as_is() -> None:
         ("FLOWSCOPE_REDACT_PATTERNS", "([", "a valid regular expression"),
         ("OTEL_EXPORTER_OTLP_ENDPOINT", "127.0.0.1:4318", "an http:// or https:// URL"),
         ("OTEL_TRACES_EXPORTER", "zipkin", "one of otlp, none, console"),
+        ("FLOWSCOPE_PROBE_WRAPPER", "decorator", "one of function, wrapt"),
     ],
 )
 def test_bad_values_name_variable_and_value(name: str, value: str, expected: str) -> None:
@@ -62,3 +63,8 @@ def test_bad_values_name_variable_and_value(name: str, value: str, expected: str
     message = str(info.value)
     assert message.startswith(f"{name}: expected {expected}")
     assert repr(value) in message
+
+
+def test_wrapper_kind_read_from_environment() -> None:
+    assert ProbeSettings.from_env({}).wrapper == "function"
+    assert ProbeSettings.from_env({"FLOWSCOPE_PROBE_WRAPPER": " WRAPT "}).wrapper == "wrapt"

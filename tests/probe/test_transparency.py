@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import inspect
 import subprocess
 import sys
 import traceback
 from pathlib import Path
+from types import FunctionType
 from typing import Any
 
 import pytest
 from opentelemetry.sdk.trace import TracerProvider
 from probe_support import OFFLINE, ScriptedFailureLLM, parallel_iteration_app, runner
+from wrapt import FunctionWrapper
 
 import probe
 from probe.targets import WORKFLOW_CORE
@@ -45,7 +48,10 @@ def _present_targets() -> list[tuple[type, str]]:
     return found
 
 
-def test_wrapped_methods_keep_name_qualname_doc_and_signature() -> None:
+@pytest.mark.parametrize(
+    ("wrapper", "kind"), [("function", FunctionType), ("wrapt", FunctionWrapper)]
+)
+def test_wrapped_methods_keep_name_qualname_doc_and_signature(wrapper: str, kind: type) -> None:
     probe.uninstrument()
     targets = _present_targets()
     originals = {(o, m): o.__dict__[m] for o, m in targets}
@@ -53,11 +59,13 @@ def test_wrapped_methods_keep_name_qualname_doc_and_signature() -> None:
         key: (f.__name__, f.__qualname__, f.__doc__, inspect.signature(f))
         for key, f in originals.items()
     }
-    assert probe.instrument(tracer_provider=TracerProvider(), settings=OFFLINE)
+    settings = dataclasses.replace(OFFLINE, wrapper=wrapper)
+    assert probe.instrument(tracer_provider=TracerProvider(), settings=settings)
     try:
         assert len(probe.applied_targets()) == len(targets)
         for (owner, method), (name, qualname, doc, signature) in expected.items():
             wrapped = getattr(owner, method)
+            assert isinstance(owner.__dict__[method], kind)
             assert wrapped is not originals[(owner, method)]
             assert wrapped.__wrapped__ is originals[(owner, method)]
             assert wrapped.__name__ == name
@@ -220,3 +228,37 @@ def test_workflow_core_imports_neither_probe_nor_opentelemetry() -> None:
         "print(sorted({m.split('.')[0] for m in sys.modules} & {'probe', 'opentelemetry'}))"
     )
     assert out == "[]"
+
+
+class _Host:
+    def plain(self, a: int, b: int = 2) -> tuple[int, int]:
+        """Adds nothing."""
+        return a, b
+
+    def star(self, *items: int, scale: int = 1) -> list[int]:
+        return [i * scale for i in items]
+
+
+def test_generated_method_keeps_defaults_keywords_and_argument_errors() -> None:
+    from probe._wrappers import Runtime, make_method
+    from probe.extractors import describe_tool, enter_call
+    from probe.sampling.api import ALWAYS_ON
+    from probe.spec import Target
+
+    runtime = Runtime(TracerProvider().get_tracer("t"), ALWAYS_ON, None)
+    host = _Host()
+    for name, call in (
+        ("plain", lambda f: (f(host, 1), f(host, 1, b=5), f(host, a=3))),
+        ("star", lambda f: (f(host, 1, 2, scale=3), f(host))),
+    ):
+        original = _Host.__dict__[name]
+        target = Target(f"tests:_Host.{name}", "tool", (), enter=enter_call, describe=describe_tool)
+        method = make_method(target, runtime, original)
+        assert call(method) == call(original)
+        assert inspect.signature(method) == inspect.signature(original)
+    method = make_method(target, runtime, _Host.__dict__["plain"])
+    with pytest.raises(TypeError) as raised:
+        method(host)  # a missing argument: the same error as the original's
+    with pytest.raises(TypeError) as expected:
+        _Host.__dict__["plain"](host)
+    assert str(raised.value) == str(expected.value)
