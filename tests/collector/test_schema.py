@@ -180,3 +180,29 @@ def test_migration_3_carries_the_old_rollups_over_and_feeds_only_the_new(tmp_pat
     assert upgrade["same"], upgrade
     # a span stored after the upgrade reaches the new rollups only; re-running applies nothing
     assert later == {"counts": [3000, 3001, 3001], "again": []}
+
+
+LOOKUP = """
+import sys
+from collector.storage import queries, schema
+from collector.storage.store import ClickHouseStore
+s = ClickHouseStore(sys.argv[1])
+s.migrate()
+s.command(
+    "INSERT INTO otel_traces (Timestamp, TraceId, SpanId, ParentSpanId, SpanName) "
+    "SELECT now64(9), lower(hex(MD5(toString(number % 2000)))), "
+    "substring(lower(hex(MD5(toString(number)))), 1, 16), '', "
+    "concat('node ', toString(number % 9)) FROM numbers(20000)"
+)
+trace_id = s.query("SELECT lower(hex(MD5('7'))) AS id")[0]["id"]
+explain = "EXPLAIN indexes = 1 " + queries.TRACE_BY_RANGE
+plan = [r["explain"] for r in s.query(explain, {"trace_id": trace_id})]
+print(sum(f"ReadFromMergeTree ({schema.TRACE_PROJECTION})" in line for line in plan))
+print(len(queries.get_trace(s, trace_id)))
+"""
+
+
+def test_trace_lookup_reads_the_trace_id_projection(tmp_path: Path) -> None:
+    reads_projection, spans = run_on_store(LOOKUP, tmp_path)
+    assert reads_projection == "1"  # not the exporter's layout, scattered by span name
+    assert spans == "10"
