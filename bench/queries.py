@@ -3,37 +3,49 @@
 ``python -m bench.queries [--spans 10000000] [--repeat 20]`` creates the collector's schema in a
 temporary chDB directory, loads synthetic flowscope spans with ``INSERT … SELECT FROM numbers()``
 (10 spans per trace: a workflow root, 7 node spans, 2 llm spans with tokens and cost, spread over
-the last 24 hours; the materialized views fill the rollup and the trace-id lookup table exactly
-as ingest does), lets background merges finish (``merge_wait_s``), then runs the read API's own
-query functions and prints their median latency:
+the last 24 hours in time order, as a running collector receives them; the materialized views fill
+the rollups and the trace-id lookup table, and the trace-id projection is built, exactly as at
+ingest), lets background merges finish (``merge_wait_s``; no ``OPTIMIZE``: the parts stay as a
+running store's merges leave them), measures the raw baselines in-process, then starts
+``flowscope collector`` on the store and reads through the dashboard's own HTTP client
+(``dashboard.client.CollectorClient``):
 
-- ``node_stats_median_ms``: ``/api/stats/nodes`` (the rollup) over the default 7-day window
+- ``node_stats_median_ms``: ``GET /api/stats/nodes`` over the default 7-day window
   (target <= 150 ms); baseline ``node_stats_raw_median_ms``: the same figures aggregated straight
   from ``otel_traces``;
-- ``trace_lookup_median_ms``: ``/api/traces/{id}`` for random trace ids (target <= 50 ms);
-  baseline ``trace_lookup_raw_median_ms``: the same spans fetched by ``TraceId`` alone, without
-  the trace-id → time-range table.
+- ``trace_lookup_median_ms``: ``GET /api/traces/{id}`` for random trace ids (target <= 50 ms);
+  baseline ``trace_lookup_raw_median_ms``: the same spans fetched by ``TraceId`` alone from the
+  exporter's layout (bloom filter; no lookup table, no projection).
 
-The last stdout line is one JSON object.
+``*_query_median_ms`` are the read API's query functions called in-process (no HTTP, no JSON), to
+show the transport's share. Medians of ``--repeat`` calls after one warm-up call. The last stdout
+line is one JSON object.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 import shutil
+import socket
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import httpx
+
 from collector.storage import queries, schema, stats
 from collector.storage.store import ClickHouseStore
+from dashboard.client import CollectorClient
 
 CHUNK = 1_000_000
 
@@ -43,7 +55,8 @@ INSERT INTO {schema.TRACES} (Timestamp, TraceId, SpanId, ParentSpanId, SpanName,
     CostSource)
 SELECT
     fromUnixTimestamp64Nano(toInt64({{now:Int64}})
-        - toInt64(intDiv(number, 10) % 86400) * 1000000000 + (number % 10) * 1000) AS Timestamp,
+        - toInt64(86400 - intDiv(intDiv(number, 10) * 86400, {{traces:UInt64}})) * 1000000000
+        + (number % 10) * 1000) AS Timestamp,
     lower(hex(MD5(toString(intDiv(number, 10))))) AS TraceId,
     substring(lower(hex(MD5(toString(number)))), 1, 16) AS SpanId,
     if(idx = 0, '', substring(lower(hex(MD5(toString(number - idx)))), 1, 16)) AS ParentSpanId,
@@ -91,23 +104,103 @@ GROUP BY WorkflowName, NodeId
 
 
 def load(store: ClickHouseStore, spans: int) -> float:
+    """Traces in time order, like a running collector receives them: each chunk is the next
+    slice of the day, so parts (and the rollups' rows) cover consecutive time ranges."""
     now = time.time_ns()
     started = time.perf_counter()
     for start in range(0, spans, CHUNK):
-        store.command(LOAD, {"now": now, "start": start, "count": min(CHUNK, spans - start)})
+        count = min(CHUNK, spans - start)
+        store.command(LOAD, {"now": now, "start": start, "count": count, "traces": spans // 10})
     return time.perf_counter() - started
 
 
 def settle(store: ClickHouseStore, timeout: float = 1800) -> float:
-    """Let background merges finish, as they would long before anyone reads a 10M-span store."""
+    """Wait until background merges have nothing left to do (they run long before anyone reads
+    a 10M-span store); the parts stay as merges leave them, with no forced ``OPTIMIZE``."""
     started = time.perf_counter()
-    for table in (schema.NODE_ROLLUP, schema.NODE_ROLLUP_HOURLY, schema.TRACE_ID_TS):
-        store.command(f"OPTIMIZE TABLE {table} FINAL")
+    idle_since = None
     while time.perf_counter() - started < timeout:
-        if store.query("SELECT count() AS n FROM system.merges")[0]["n"] == 0:
+        busy = store.query("SELECT count() AS n FROM system.merges")[0]["n"] > 0
+        if busy:
+            idle_since = None
+        elif idle_since is None:
+            idle_since = time.perf_counter()
+        elif time.perf_counter() - idle_since >= 5:  # no new merge scheduled for 5 s
             break
-        time.sleep(1)
+        time.sleep(0.5)
     return time.perf_counter() - started
+
+
+def parts(store: ClickHouseStore) -> dict[str, int]:
+    rows = store.query(
+        "SELECT table, count() AS n FROM system.parts WHERE active "
+        "AND database = currentDatabase() GROUP BY table"
+    )
+    return {r["table"]: int(r["n"]) for r in rows}
+
+
+def disk_mb(store: ClickHouseStore) -> dict[str, float]:
+    """Compressed size of ``otel_traces`` and of its trace-id projection."""
+    spans, projection = (
+        store.query(
+            f"SELECT sum(data_compressed_bytes) AS b FROM system.{kind} WHERE active "
+            f"AND database = currentDatabase() AND table = '{schema.TRACES}'"
+        )[0]["b"]
+        for kind in ("parts", "projection_parts")
+    )
+    return {
+        "otel_traces": round(spans / 1e6, 1),
+        schema.TRACE_PROJECTION: round(projection / 1e6, 1),
+    }
+
+
+@contextmanager
+def collector(store_dir: Path, workdir: Path) -> Iterator[CollectorClient]:
+    """``flowscope collector`` serving the store on a free loopback port."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    exe = Path(sys.executable).parent / "flowscope"
+    env = {k: v for k, v in os.environ.items() if k != "FLOWSCOPE_STORE"}
+    log = (workdir / "collector.log").open("wb")
+    proc = subprocess.Popen(
+        [
+            str(exe),
+            "collector",
+            "--port",
+            str(port),
+            "--store",
+            f"chdb://{store_dir}",
+            "--spool-dir",
+            str(workdir / "spool"),
+        ],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 300
+        while True:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(
+                    f"collector not ready: {(workdir / 'collector.log').read_text()}"
+                )
+            try:
+                if httpx.get(f"{url}/healthz", timeout=2).json()["store_ready"]:
+                    break
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.5)
+        client = CollectorClient(url)
+        try:
+            yield client
+        finally:
+            client.close()
+    finally:
+        proc.terminate()
+        proc.wait(timeout=60)
+        log.close()
 
 
 def median_ms(fn: Callable[[], Any], repeat: int) -> float:
@@ -147,7 +240,7 @@ def main(argv: list[str] | None = None) -> int:
             for r in store.query(
                 "SELECT lower(hex(MD5(toString(n)))) AS id FROM "
                 "(SELECT arrayJoin({ns:Array(UInt64)}) AS n)",
-                {"ns": [rng.randrange(traces) for _ in range(2 * (args.repeat + 1))]},
+                {"ns": [rng.randrange(traces) for _ in range(4 * (args.repeat + 1))]},
             )
         ]
         picks = iter(ids)  # distinct traces for each measurement: no warm page cache
@@ -158,17 +251,31 @@ def main(argv: list[str] | None = None) -> int:
 
         def raw_lookup() -> None:
             rows = store.query(
-                f"SELECT {queries.SPAN_FIELDS} FROM {schema.TRACES} WHERE TraceId = {{id:String}}",
+                f"SELECT {queries.SPAN_FIELDS} FROM {schema.TRACES} WHERE TraceId = {{id:String}} "
+                "SETTINGS optimize_use_projections = 0",
                 {"id": next(picks)},
             )
             assert len(rows) == 10
 
         params = window.params()
-        node_ms = median_ms(lambda: stats.node_stats(store, window, None, None), args.repeat)
+        part_counts = parts(store)
+        sizes = disk_mb(store)
+        node_query_ms = median_ms(lambda: stats.node_stats(store, window, None, None), args.repeat)
         raw_node_ms = median_ms(lambda: store.query(RAW_NODE_STATS, params), args.repeat)
-        lookup_ms = median_ms(lookup, args.repeat)
+        lookup_query_ms = median_ms(lookup, args.repeat)
         raw_lookup_ms = median_ms(raw_lookup, args.repeat)
         store.close()
+        with collector(workdir / "chdb", workdir) as client:
+
+            def api_nodes() -> None:
+                assert len(client.node_stats()) == 4 * 7
+
+            def api_lookup() -> None:
+                trace = client.trace(next(picks))
+                assert trace is not None and len(trace.spans) == 10
+
+            node_ms = median_ms(api_nodes, args.repeat)
+            lookup_ms = median_ms(api_lookup, args.repeat)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     print(
@@ -185,6 +292,10 @@ def main(argv: list[str] | None = None) -> int:
                 "trace_lookup_target_ms": 50,
                 "trace_lookup_raw_median_ms": raw_lookup_ms,
                 "trace_lookup_speedup": round(raw_lookup_ms / lookup_ms, 1) if lookup_ms else None,
+                "node_stats_query_median_ms": node_query_ms,
+                "trace_lookup_query_median_ms": lookup_query_ms,
+                "parts": part_counts,
+                "disk_mb": sizes,
             }
         )
     )
