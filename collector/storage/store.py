@@ -3,15 +3,23 @@
 from __future__ import annotations
 
 import logging
+import shutil
+import tempfile
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import unquote, urlparse
 
 from collector.errors import BatchRejected, ConfigError, StoreUnavailable
+from collector.otlp import sql_flatten
 from collector.storage import schema
 
 logger = logging.getLogger(__name__)
+
+# What an LLM span costs, from the values of sql_flatten.PRICE_ATTRIBUTES: (usd, source).
+PriceFn = Callable[[Sequence[str]], tuple[float, str]]
 
 
 class SpanStore(Protocol):
@@ -22,6 +30,12 @@ class SpanStore(Protocol):
     def insert(
         self, table: str, columns: Sequence[str], data: Sequence[Sequence[Any]], token: str
     ) -> None: ...
+
+    def insert_trace_requests(
+        self, payloads: Sequence[bytes], token: str, price: PriceFn
+    ) -> int | None: ...
+
+    def prepare(self) -> None: ...
 
     def query(self, sql: str, params: dict[str, Any] | None = None) -> list[dict[str, Any]]: ...
 
@@ -81,6 +95,8 @@ class ClickHouseStore:
         self.cluster = cluster
         self._client = _connect(dsn)
         self._lock = threading.Lock()
+        self._batch_dir: Path | None = None  # the fast trace path's batch file and temp tables
+        self._fast_traces = self.embedded  # False once ClickHouse could not set the path up
 
     @property
     def embedded(self) -> bool:
@@ -116,23 +132,89 @@ class ClickHouseStore:
     def insert(
         self, table: str, columns: Sequence[str], data: Sequence[Sequence[Any]], token: str
     ) -> None:
-        settings = {
-            "insert_deduplication_token": token,
-            "deduplicate_blocks_in_dependent_materialized_views": 1,
-            "insert_deduplicate": 1,
-        }
+        with self._errors_mapped(table), self._lock:
+            self._client.insert(
+                table,
+                data,
+                column_names=list(columns),
+                column_oriented=True,
+                settings=_dedup_settings(token),
+            )
+
+    def insert_trace_requests(
+        self, payloads: Sequence[bytes], token: str, price: PriceFn
+    ) -> int | None:
+        """Store serialized ``ExportTraceServiceRequest``s, flattened by ClickHouse itself.
+
+        Embedded chDB only (``file()`` reads the batch from this process's disk): the requests
+        go to a length-delimited file that ClickHouse's Protobuf format decodes into a staging
+        table (:mod:`collector.otlp.sql_flatten`); ``price`` prices the LLM spans; one
+        ``INSERT … SELECT`` with the deduplication ``token`` stores them. Returns the number of
+        spans, or None, storing nothing, when the batch needs the Python flattener (a server
+        store, or values SQL does not flatten exactly like Python).
+        """
+        if not self._fast_traces:
+            return None
+        with self._errors_mapped(schema.TRACES), self._lock:
+            path = self._write_batch(payloads)
+            client = self._client
+            client.command(f"TRUNCATE TABLE {_STAGE}")
+            client.command(self._stage_sql(path))
+            spans, needs_python = client.query(sql_flatten.inspect_sql(_STAGE)).result_rows[0]
+            if needs_python or not spans:
+                return None if needs_python else 0
+            client.command(f"TRUNCATE TABLE {_PRICES}")
+            costs = _costs(client.query(sql_flatten.llm_spans_sql(_STAGE)).result_rows, price)
+            if costs:
+                client.insert(_PRICES, costs, column_names=["row", "cost", "source"])
+            client.command(
+                sql_flatten.insert_sql(schema.TRACES, _STAGE, _PRICES, _dedup_settings(token))
+            )
+            client.command(f"TRUNCATE TABLE {_STAGE}")
+            return int(spans)
+
+    def prepare(self) -> None:
+        """Ready the fast trace path before the first batch: its temporary tables, and the
+        Protobuf schema ClickHouse compiles on first use (an empty batch). A ClickHouse that
+        cannot do it (too old for ``input_format_protobuf_oneof_presence``) leaves the
+        flattening to Python."""
+        if not self._fast_traces:
+            return
+        try:
+            with self._errors_mapped(schema.TRACES), self._lock:
+                self._client.command(self._stage_sql(self._write_batch(())))
+        except BatchRejected as exc:
+            logger.warning("spans are flattened in Python: ClickHouse cannot decode OTLP: %s", exc)
+            self._fast_traces = False
+
+    def _stage_sql(self, batch: Path) -> str:
+        return sql_flatten.stage_sql(_STAGE, str(batch), str(batch.with_name("otlp.proto")))
+
+    def _write_batch(self, payloads: Sequence[bytes]) -> Path:
+        """The payloads as length-delimited protobuf messages in this store's batch file."""
+        if self._batch_dir is None:
+            self._batch_dir = Path(tempfile.mkdtemp(prefix="flowscope-batch-"))
+            (self._batch_dir / "otlp.proto").write_text(sql_flatten.schema_text())
+            self._client.command(sql_flatten.stage_ddl(_STAGE))
+            self._client.command(sql_flatten.prices_ddl(_PRICES))
+        path = self._batch_dir / "requests.pb"
+        with path.open("wb") as handle:
+            for payload in payloads:
+                handle.write(_varint(len(payload)))
+                handle.write(payload)
+        return path
+
+    @contextmanager
+    def _errors_mapped(self, table: str) -> Iterator[None]:
         from clickhouse_connect.driver.exceptions import DatabaseError, OperationalError
 
         try:
-            with self._lock:
-                self._client.insert(
-                    table, data, column_names=list(columns), column_oriented=True, settings=settings
-                )
+            yield
         except OperationalError as exc:
             raise StoreUnavailable(f"insert into {table} failed: {exc}") from exc
         except DatabaseError as exc:
             raise BatchRejected(f"insert into {table} refused: {exc}") from exc
-        except Exception as exc:
+        except Exception as exc:  # OSError writing the batch file, and the driver's others
             raise StoreUnavailable(f"insert into {table} failed: {exc}") from exc
 
     def query(self, sql: str, params: dict[str, Any] | None = None) -> list[dict[str, Any]]:
@@ -148,3 +230,42 @@ class ClickHouseStore:
     def close(self) -> None:
         with self._lock:
             self._client.close()
+            if self._batch_dir is not None:
+                shutil.rmtree(self._batch_dir, ignore_errors=True)
+                self._batch_dir = None
+
+
+# session-scoped (TEMPORARY) tables of the fast trace path, one batch at a time
+_STAGE = "flowscope_batch_spans"
+_PRICES = "flowscope_batch_prices"
+
+
+def _dedup_settings(token: str) -> dict[str, Any]:
+    return {
+        "insert_deduplication_token": token,
+        "deduplicate_blocks_in_dependent_materialized_views": 1,
+        "insert_deduplicate": 1,
+    }
+
+
+def _varint(value: int) -> bytes:
+    out = bytearray()
+    while value > 0x7F:
+        out.append((value & 0x7F) | 0x80)
+        value >>= 7
+    out.append(value)
+    return bytes(out)
+
+
+def _costs(rows: Sequence[Sequence[Any]], price: PriceFn) -> list[list[Any]]:
+    """``[row, usd, source]`` per LLM span; spans with equal price attributes priced once."""
+    seen: dict[tuple[str, ...], tuple[float, str]] = {}
+    out: list[list[Any]] = []
+    for row, values in rows:
+        key = tuple(values)
+        found = seen.get(key)
+        if found is None:
+            found = seen[key] = price(key)
+        if found[1]:  # (0.0, "") is what a span without a price row gets anyway
+            out.append([row, found[0], found[1]])
+    return out
