@@ -251,7 +251,8 @@ def main(argv: list[str] | None = None) -> int:
 
         def raw_lookup() -> None:
             rows = store.query(
-                f"SELECT {queries.SPAN_FIELDS} FROM {schema.TRACES} WHERE TraceId = {{id:String}} "
+                f"SELECT {queries.SPAN_FIELDS}, {queries.NESTED_FIELDS} FROM {schema.TRACES} "
+                "WHERE TraceId = {id:String} "
                 "SETTINGS optimize_use_projections = 0",
                 {"id": next(picks)},
             )

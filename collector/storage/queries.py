@@ -107,44 +107,68 @@ SPAN_FIELDS = (
     "SpanId, ParentSpanId, SpanName, SpanKind, toUnixTimestamp64Nano(Timestamp) AS start_ns, "
     "Duration, StatusCode, StatusMessage, ServiceName, ResourceAttributes, ScopeName, "
     "ScopeVersion, SpanAttributes, TraceState, CostUsd, CostSource, "
+    "length(Events.Timestamp) AS n_events, length(Links.TraceId) AS n_links"
+)
+# Events and links: a dozen more column streams to open per lookup, and most spans have none,
+# so they are read in a second query only for the spans whose counts above say they have some.
+NESTED_FIELDS = (
     "arrayMap(t -> toUnixTimestamp64Nano(t), Events.Timestamp) AS ev_ts, Events.Name AS ev_name, "
     "Events.Attributes AS ev_attrs, Links.TraceId AS lk_trace, Links.SpanId AS lk_span, "
     "Links.TraceState AS lk_state, Links.Attributes AS lk_attrs"
 )
-
-
-# One round trip: the scalar subquery reads the trace's time range from the trace-id lookup
-# table first, and ClickHouse prunes partitions and granules of otel_traces with it.
-TRACE_BY_RANGE = (
-    f"WITH (SELECT (toDateTime64(min(Start), 9), addSeconds(toDateTime64(max(End), 9), 1)) "
-    f"FROM {schema.TRACE_ID_TS} WHERE TraceId = {{trace_id:String}}) AS bounds "
-    f"SELECT {SPAN_FIELDS} FROM {T} WHERE TraceId = {{trace_id:String}} "
-    "AND Timestamp >= bounds.1 AND Timestamp < bounds.2 ORDER BY Timestamp, SpanId"
+HAS_NESTED = "(notEmpty(Events.Timestamp) OR notEmpty(Links.TraceId))"
+NO_NESTED: dict[str, Any] = dict.fromkeys(
+    ("ev_ts", "ev_name", "ev_attrs", "lk_trace", "lk_span", "lk_state", "lk_attrs"), ()
 )
+
+
+def _in_range(fields: str, extra: str = "") -> str:
+    """One round trip: the scalar subquery reads the trace's time range from the trace-id lookup
+    table, and ClickHouse prunes partitions and parts of ``otel_traces`` with it (then reads the
+    ``by_trace_id`` projection, one granule per part)."""
+    return (
+        f"WITH (SELECT (toDateTime64(min(Start), 9), addSeconds(toDateTime64(max(End), 9), 1)) "
+        f"FROM {schema.TRACE_ID_TS} WHERE TraceId = {{trace_id:String}}) AS bounds "
+        f"SELECT {fields} FROM {T} WHERE TraceId = {{trace_id:String}} "
+        f"AND Timestamp >= bounds.1 AND Timestamp < bounds.2{extra} ORDER BY Timestamp, SpanId"
+    )
+
+
+def _unbounded(fields: str, extra: str = "") -> str:
+    """Spans stored without the lookup view (e.g. restored from a backup)."""
+    return (
+        f"SELECT {fields} FROM {T} WHERE TraceId = {{trace_id:String}}{extra} "
+        "ORDER BY Timestamp, SpanId"
+    )
+
+
+TRACE_BY_RANGE = _in_range(SPAN_FIELDS)
 
 
 def get_trace(store: SpanStore, trace_id: str) -> list[dict[str, Any]]:
     """All spans of one trace, found through the trace id → time range table."""
     params = {"trace_id": trace_id}
+    select = _in_range
     rows = store.query(TRACE_BY_RANGE, params)
-    if not rows:  # spans stored without the lookup view (e.g. restored from a backup)
-        rows = store.query(
-            f"SELECT {SPAN_FIELDS} FROM {T} WHERE TraceId = {{trace_id:String}} "
-            "ORDER BY Timestamp, SpanId",
-            params,
-        )
+    if not rows:
+        select = _unbounded
+        rows = store.query(select(SPAN_FIELDS), params)
+    nested: dict[str, dict[str, Any]] = {}
+    if any(r["n_events"] or r["n_links"] for r in rows):
+        found = store.query(select(f"SpanId, {NESTED_FIELDS}", f" AND {HAS_NESTED}"), params)
+        nested = {r["SpanId"]: r for r in found}
     seen: set[str] = set()
     spans = []
     for r in rows:
         if r["SpanId"] in seen:  # a re-sent span (client retry) shows once
             continue
         seen.add(r["SpanId"])
-        spans.append(_span(r))
+        spans.append(_span(r, nested.get(r["SpanId"], NO_NESTED)))
     _roll_up_cost(spans)
     return spans
 
 
-def _span(r: dict[str, Any]) -> dict[str, Any]:
+def _span(r: dict[str, Any], nested: dict[str, Any]) -> dict[str, Any]:
     return {
         "span_id": r["SpanId"],
         "parent_span_id": r["ParentSpanId"],
@@ -161,12 +185,16 @@ def _span(r: dict[str, Any]) -> dict[str, Any]:
         "scope": {"name": r["ScopeName"], "version": r["ScopeVersion"]},
         "events": [
             {"time_unix_nano": int(t), "name": n, "attributes": dict(a)}
-            for t, n, a in zip(r["ev_ts"], r["ev_name"], r["ev_attrs"], strict=True)
+            for t, n, a in zip(nested["ev_ts"], nested["ev_name"], nested["ev_attrs"], strict=True)
         ],
         "links": [
             {"trace_id": t, "span_id": s, "trace_state": st, "attributes": dict(a)}
             for t, s, st, a in zip(
-                r["lk_trace"], r["lk_span"], r["lk_state"], r["lk_attrs"], strict=True
+                nested["lk_trace"],
+                nested["lk_span"],
+                nested["lk_state"],
+                nested["lk_attrs"],
+                strict=True,
             )
         ],
         "cost_usd": float(r["CostUsd"]),
