@@ -323,6 +323,7 @@ def _make_traced(target: Target, runtime: Runtime) -> Callable[..., Any]:
     reset_scope = _SCOPE.reset
     attach = otel_context.attach
     detach = otel_context.detach
+    counts = hasattr(sampler, "record_successes")  # counts spans in decide (api.py)
 
     def traced(
         wrapped: Callable[..., Any],
@@ -336,6 +337,7 @@ def _make_traced(target: Target, runtime: Runtime) -> Callable[..., Any]:
         try:
             name, attributes = describe(scope, instance, args, kwargs, capture)
             parent_context = None
+            expected = False
             run = scope.run
             if run is not None and scope.kept_ancestor() is None:
                 if scope.parent is not None and scope.parent.run is run:
@@ -344,10 +346,11 @@ def _make_traced(target: Target, runtime: Runtime) -> Callable[..., Any]:
                     parent_context = run.detached_parent()  # the caller's (remote) span
                 elif trace_ids is not None:
                     trace_ids.expect(run.trace_id)  # a new trace: use the decided id
+                    expected = True
             # Attributes are written once, when the span ends (one locked update, not two).
             span = tracer.start_span(name, parent_context, span_kind)
-            if trace_ids is not None:
-                trace_ids.expect(None)  # unused if the SDK found a parent: never leak it
+            if expected:
+                trace_ids.expect(None)  # type: ignore[union-attr]  # unused if the SDK found a parent: never leak it
             scope.span = span
             scope.sampled = True
             otel_token = attach(set_span_in_context(span))
@@ -390,7 +393,8 @@ def _make_traced(target: Target, runtime: Runtime) -> Callable[..., Any]:
         except Exception as exc:
             guard.report(where, exc)
         span.end()
-        _record(sampler, kind, scope, error, where)
+        if error or not counts or sampler.record_successes:  # type: ignore[attr-defined]
+            _record(sampler, kind, scope, error, where)
         return result
 
     return traced

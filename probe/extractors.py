@@ -204,11 +204,41 @@ def trigger_failed(result: Any) -> bool:
 
 def _node_own(src: Any) -> Attributes:
     node = src[0]
+    facts = _NODE_FACTS.get(id(node))
+    if facts is not None and facts[0] is node:
+        return facts[3]
+    return _node_identity(node)
+
+
+def _node_identity(node: Any) -> Attributes:
     return {
         semconv.NODE_ID: _text(getattr(node, "id", "")),
         semconv.NODE_TYPE: _text(getattr(node, "type", "")),
         semconv.NODE_TITLE: _text(getattr(node, "title", "")),
     }
+
+
+# What a kept node span needs from the node's spec — span name, start attributes, identity —
+# worked out once per spec object (specs are immutable and live as long as their app), keyed by
+# id() and checked by identity (the entry holds the spec, so its id is not reused). Bounded.
+_NODE_FACTS: dict[int, tuple[Any, str, Attributes, Attributes]] = {}
+_NODE_FACTS_MAX = 4096
+
+
+def _node_facts(instance: Any, node: Any) -> tuple[Any, str, Attributes, Attributes]:
+    facts = _NODE_FACTS.get(id(node))
+    if facts is not None and facts[0] is node:
+        return facts
+    attrs: Attributes = {}
+    if strategy := _error_strategy(instance, node):
+        attrs[semconv.ERROR_STRATEGY] = strategy
+    node_type = _text(getattr(node, "type", "")) or "node"
+    title = _text(getattr(node, "title", "")) or _text(getattr(node, "id", ""))
+    facts = (node, f"{node_type} {title}", attrs, _node_identity(node))
+    if len(_NODE_FACTS) >= _NODE_FACTS_MAX:
+        _NODE_FACTS.clear()
+    _NODE_FACTS[id(node)] = facts
+    return facts
 
 
 def enter_node(parent: Scope | None, instance: Any, args: Args, kwargs: Kwargs) -> Scope:
@@ -245,13 +275,8 @@ def describe_node(
     scope: Scope, instance: Any, args: Args, kwargs: Kwargs, capture: Redactor | None
 ) -> tuple[str, Attributes]:
     _note_run_id(scope)
-    node = arg(args, kwargs, 0, "node")
-    attrs: Attributes = {}
-    if strategy := _error_strategy(instance, node):
-        attrs[semconv.ERROR_STRATEGY] = strategy
-    node_type = _text(getattr(node, "type", "")) or "node"
-    title = _text(getattr(node, "title", "")) or _text(getattr(node, "id", ""))
-    return f"{node_type} {title}", attrs
+    facts = _node_facts(instance, args[0] if args else kwargs.get("node"))
+    return facts[1], facts[2]  # shared: callers only read them
 
 
 def finish_node(
@@ -268,8 +293,9 @@ def finish_node(
     elif status == "failed" and _error_strategy(instance, arg(args, kwargs, 0, "node")):
         attrs[semconv.ERROR_STRATEGY_OUTCOME] = "failed"
     if capture is not None:
-        attrs[semconv.NODE_INPUTS] = capture.capture(getattr(result, "inputs", None) or {})
-        attrs[semconv.NODE_OUTPUTS] = capture.capture(getattr(result, "outputs", None) or {})
+        attrs[semconv.NODE_INPUTS], attrs[semconv.NODE_OUTPUTS] = capture.capture_pair(
+            getattr(result, "inputs", None) or {}, getattr(result, "outputs", None) or {}
+        )
     if error := getattr(result, "error", None):
         attrs["flowscope.error.message"] = capture.scrub(_text(error)) if capture else "error"
     return attrs

@@ -128,8 +128,10 @@ class Redactor:
         secrets apply. Otherwise values under sensitive keys are replaced structurally, the
         JSON text is scrubbed in one pass (only the prefix that can reach the output), then cut.
         """
-        try:
-            text: str | None = _to_json(value)
+        try:  # _to_json, inlined: this runs for every captured payload
+            text: str | None = (
+                "".join(_C_ENCODE(value, 0)) if _C_ENCODE is not None else _ENCODER.encode(value)
+            )
         except (TypeError, ValueError, RecursionError):  # circular or odd: the structural path
             text = None
         if text is not None:
@@ -141,11 +143,34 @@ class Redactor:
                 size = len(text)
                 if size > self._scan_limit:
                     text = text[: self._scan_limit]
+                elif size * 4 <= self.max_bytes and not self._remembered and not self._custom:
+                    return text  # nothing to scrub, cannot need a cut (truncate's first test)
                 text = self._scrub_custom(text)
                 return self.truncate(text, size if size > self._scan_limit else None)
         text = _to_json(self._by_key(value, 0))
         size = len(text)
         return self.truncate(self.scrub(text), size if size > self._scan_limit else None)
+
+    def capture_pair(self, first: Any, second: Any) -> tuple[str, str]:
+        """:meth:`capture` of two payloads (a node's inputs and outputs) with one trigger scan.
+
+        When neither JSON text holds a credential-looking word, nothing is left to do but the
+        custom patterns and remembered secrets; otherwise each goes through :meth:`capture`.
+        """
+        if _C_ENCODE is not None and not self._remembered and not self._custom:
+            try:
+                one, two = "".join(_C_ENCODE(first, 0)), "".join(_C_ENCODE(second, 0))
+            except (TypeError, ValueError, RecursionError):
+                return self.capture(first), self.capture(second)
+            limit = self.max_bytes // 4  # at most max_bytes of UTF-8 either way: no cut needed
+            if len(one) <= limit and len(two) <= limit:
+                lowered = f"{one}\n{two}".lower()  # a word across the seam only costs a rescan
+                for trigger in _ALL_TRIGGERS:
+                    if trigger in lowered:
+                        break
+                else:
+                    return one, two
+        return self.capture(first), self.capture(second)
 
     def _by_key(self, value: Any, depth: int) -> Any:
         """JSON-ready copy of ``value`` with key-based redaction only (strings untouched)."""
