@@ -121,3 +121,28 @@ def test_circular_payload_is_captured_without_error() -> None:
     loop["self"] = loop
     captured = Redactor().capture(loop)
     assert captured.startswith('{"name":"x","self":{"name":"x"')
+
+
+PAIR_PAYLOADS = [
+    {},
+    {"output": []},
+    {"text": "plain prose about translation", "n": 3},
+    {"api_key": "sk-abcdefghijklmnopqrstuvwx", "q": "hi"},
+    {"headers": "Authorization: Bearer abcdefghijklmnop"},
+    {"long": "x" * 5000},
+    {"unicode": "日本語" * 600},
+]
+
+
+def test_capture_pair_equals_two_captures_for_every_kind_of_payload() -> None:
+    plain, custom = Redactor(max_bytes=4096), Redactor(["internal-[0-9]+"], max_bytes=4096)
+    remembering = Redactor(max_bytes=4096)
+    remembering.capture({"password": "hunter2-secret"})  # remembered from now on
+    payloads = [*PAIR_PAYLOADS, {"note": "internal-42 and hunter2-secret"}]
+    for redactor in (plain, custom, remembering):
+        for first in payloads:
+            for second in payloads:
+                expected = (redactor.capture(first), redactor.capture(second))
+                assert redactor.capture_pair(first, second) == expected
+    assert "internal-42" not in custom.capture_pair({}, payloads[-1])[1]
+    assert "hunter2-secret" not in remembering.capture_pair(payloads[-1], {})[0]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from probe_support import ScriptedFailureLLM, Traced, parallel_iteration_app, runner, span_tree
 
 from probe import semconv
@@ -102,3 +104,37 @@ def test_node_inputs_and_outputs_captured_as_json(traced: Traced) -> None:
     attrs = tmpl.attributes or {}
     assert attrs[semconv.NODE_INPUTS] == '{"topic":"dogs"}'
     assert attrs[semconv.NODE_OUTPUTS] == '{"output":"Topic: dogs"}'
+
+
+def test_node_span_names_follow_each_app_even_when_node_ids_repeat(traced: Traced) -> None:
+    """Per-spec facts are cached by spec object: a second app reusing node ids gets its titles."""
+    from workflow_core.dsl import parse_app
+
+    def app(title: str) -> Any:
+        nodes = [
+            {"id": "start", "data": {"type": "start", "title": "Start", "variables": []}},
+            {"id": "t", "data": {"type": "template-transform", "title": title, "template": "x"}},
+            {"id": "end", "data": {"type": "end", "title": "End", "outputs": []}},
+        ]
+        edges = [
+            {"id": "e1", "source": "start", "target": "t"},
+            {"id": "e2", "source": "t", "target": "end"},
+        ]
+        graph = {"nodes": [{**n, "type": "custom"} for n in nodes], "edges": edges}
+        return parse_app(
+            {
+                "kind": "app",
+                "app": {"name": title, "mode": "workflow"},
+                "workflow": {"graph": graph},
+            },
+            source=f"{title}.yml",
+        )
+
+    for title in ("First title", "Second title", "First title"):
+        runner(app(title)).run({})
+    names = [s.name for s in traced.exporter.get_finished_spans() if s.name.startswith("template")]
+    assert names == [
+        "template-transform First title",
+        "template-transform Second title",
+        "template-transform First title",
+    ]
