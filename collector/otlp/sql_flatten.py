@@ -254,6 +254,36 @@ _SPAN_FIELDS = {
 }
 
 
+def _duplicate_keys(levels: int, key_lists: str) -> str:
+    """Some key list ``levels`` arrays deep in ``key_lists`` repeats a key."""
+    if levels == 0:
+        return f"arrayUniq({key_lists}) != length({key_lists})"
+    x = f"x{levels}"
+    return f"arrayExists({x} -> {_duplicate_keys(levels - 1, x)}, {key_lists})"
+
+
+def _resource_checks() -> dict[str, str]:
+    """Per resource (arrays over ``resource_spans``, computed before the rows multiply): does
+    any attribute of its spans, events or links need the Python flattener?"""
+    spans = "resource_spans.scope_spans.spans"
+    resources = "resource_spans.resource.attributes"
+    checks = {"res_unsupported": f"arrayMap(r -> {_kvs_unsupported('r')}, {resources})"}
+    for name, path, depth, levels in (
+        ("span", f"{spans}.attributes", NESTING, 2),
+        ("event", f"{spans}.events.attributes", 0, 3),
+        ("link", f"{spans}.links.attributes", 0, 3),
+    ):
+        # values: all of the resource's values in one flat array; keys: per key list
+        value = _value_unsupported("w", depth, in_json=False)
+        checks[f"{name}_values_unsupported"] = (
+            f"arrayMap(r -> arrayExists(w -> {value}, arrayFlatten(r)), {path}.value)"
+        )
+        checks[f"{name}_keys_unsupported"] = (
+            f"arrayMap(r -> {_duplicate_keys(levels, 'r')}, {path}.key)"
+        )
+    return checks
+
+
 def _source(path: str) -> str:
     per_resource = ", ".join(
         f"resource_spans.scope_spans.spans.{field} AS rs_{alias}"
@@ -261,13 +291,13 @@ def _source(path: str) -> str:
     )
     per_scope = ", ".join(f"rs_{alias} AS ss_{alias}" for alias in _SPAN_FIELDS)
     per_span = ", ".join(f"ss_{alias} AS {alias}" for alias in _SPAN_FIELDS)
+    checks = ", ".join(f"{expr} AS {name}" for name, expr in _resource_checks().items())
     return (
         f"file({_quote(path)}, 'Protobuf', {_quote(structure())})\n"
         # resource attributes are decoded per resource (not per span), then array-joined
         "ARRAY JOIN resource_spans.resource.attributes.key AS res_keys, "
         f"arrayMap(r -> {_strings('r')}, resource_spans.resource.attributes.value) AS res_values, "
-        f"arrayMap(r -> {_kvs_unsupported('r')}, resource_spans.resource.attributes)"
-        " AS res_unsupported, "
+        f"{checks}, "
         f"resource_spans.scope_spans.scope.name AS rs_scope_name, "
         f"resource_spans.scope_spans.scope.version AS rs_scope_version, {per_resource}\n"
         "ARRAY JOIN rs_scope_name AS scope_name, rs_scope_version AS scope_version, "
@@ -286,14 +316,7 @@ def _decoded() -> dict[str, tuple[str, str]]:
     Attribute values become strings here, once; the maps, ids and costs are built from the
     stored arrays by :func:`insert_sql` (cheap, and each array is computed exactly once).
     """
-    unsupported = " OR ".join(
-        (
-            "res_unsupported",
-            _kvs_unsupported("kvs"),
-            f"arrayExists(a -> {_kvs_unsupported('a', 0)}, events.attributes)",
-            f"arrayExists(a -> {_kvs_unsupported('a', 0)}, links.attributes)",
-        )
-    )
+    unsupported = " OR ".join(_resource_checks())
     strings, nested = "Array(String)", "Array(Array(String))"
     return {
         "row": ("rowNumberInAllBlocks()", "UInt64"),
@@ -394,12 +417,18 @@ _QUERY_SETTINGS = {
 }
 
 
-def stage_sql(stage: str, path: str, schema_path: str) -> str:
-    """Decode the length-delimited requests in ``path`` into ``stage``."""
+def stage_sql(stage: str, path: str, schema_path: str, streams: int = 1) -> str:
+    """Decode the length-delimited requests in the file(s) ``path`` (a glob) into ``stage``,
+    one thread per file up to ``streams``."""
     decoded = _decoded()
     columns = ", ".join(decoded)
     select = ",\n  ".join(f"{expr} AS {name}" for name, (expr, _) in decoded.items())
-    settings = {**format_settings(schema_path), **_QUERY_SETTINGS}
+    settings = {
+        **format_settings(schema_path),
+        **_QUERY_SETTINGS,
+        "max_threads": str(streams),
+        "max_insert_threads": str(streams),
+    }
     return (
         f"INSERT INTO {stage} ({columns})\n"
         f"SELECT\n  {select}\nFROM {_source(path)}\n"

@@ -136,6 +136,10 @@ class SpoolWriter:
             self._note_error(exc)
             self._stop.wait(self.retry_s)
             return
+        # genai-prices loads its price data on first use (~0.15 s): now, not in the first batch
+        span_cost(
+            {"gen_ai.request.model": "gpt-4o-mini", "gen_ai.usage.input_tokens": "1"}, self.pricer
+        )
         self.store = store
         self.stats.store_ready = True
         self.stats.last_error = ""

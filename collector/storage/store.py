@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
+import os
 import shutil
 import tempfile
 import threading
@@ -12,7 +14,7 @@ from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import unquote, urlparse
 
-from collector.errors import BatchRejected, ConfigError, StoreUnavailable
+from collector.errors import BatchRejected, CollectorError, ConfigError, StoreUnavailable
 from collector.otlp import sql_flatten
 from collector.storage import schema
 
@@ -188,21 +190,32 @@ class ClickHouseStore:
             self._fast_traces = False
 
     def _stage_sql(self, batch: Path) -> str:
-        return sql_flatten.stage_sql(_STAGE, str(batch), str(batch.with_name("otlp.proto")))
+        return sql_flatten.stage_sql(
+            _STAGE, str(batch), str(batch.with_name("otlp.proto")), streams=_STREAMS
+        )
 
     def _write_batch(self, payloads: Sequence[bytes]) -> Path:
-        """The payloads as length-delimited protobuf messages in this store's batch file."""
-        if self._batch_dir is None:
-            self._batch_dir = Path(tempfile.mkdtemp(prefix="flowscope-batch-"))
-            (self._batch_dir / "otlp.proto").write_text(sql_flatten.schema_text())
-            self._client.command(sql_flatten.stage_ddl(_STAGE))
-            self._client.command(sql_flatten.prices_ddl(_PRICES))
-        path = self._batch_dir / "requests.pb"
-        with path.open("wb") as handle:
-            for payload in payloads:
-                handle.write(_varint(len(payload)))
-                handle.write(payload)
-        return path
+        """The payloads as length-delimited protobuf messages in this store's batch files (one
+        per decoding stream, about equally full); returns their glob pattern."""
+        parts: list[list[bytes]] = [[] for _ in range(_STREAMS)]
+        sizes = [0] * _STREAMS
+        for payload in payloads:
+            i = sizes.index(min(sizes))
+            parts[i] += (_varint(len(payload)), payload)
+            sizes[i] += len(payload)
+        try:
+            if self._batch_dir is None:
+                batch_dir = _batch_dir_of(self.dsn)
+                batch_dir.mkdir(exist_ok=True)
+                (batch_dir / "otlp.proto").write_text(sql_flatten.schema_text())
+                self._client.command(sql_flatten.stage_ddl(_STAGE))
+                self._client.command(sql_flatten.prices_ddl(_PRICES))
+                self._batch_dir = batch_dir
+            for i, part in enumerate(parts):
+                (self._batch_dir / f"requests-{i}.pb").write_bytes(b"".join(part))
+        except OSError as exc:  # this batch cannot take the fast path; Python's can
+            raise BatchRejected(f"cannot write a batch file for ClickHouse: {exc}") from exc
+        return self._batch_dir / "requests-*.pb"
 
     @contextmanager
     def _errors_mapped(self, table: str) -> Iterator[None]:
@@ -210,6 +223,8 @@ class ClickHouseStore:
 
         try:
             yield
+        except CollectorError:
+            raise
         except OperationalError as exc:
             raise StoreUnavailable(f"insert into {table} failed: {exc}") from exc
         except DatabaseError as exc:
@@ -237,6 +252,9 @@ class ClickHouseStore:
 
 # session-scoped (TEMPORARY) tables of the fast trace path, one batch at a time
 _STAGE = "flowscope_batch_spans"
+# files, hence ClickHouse threads, decoding one batch (the row order does not matter: the final
+# insert forms one block, deduplicated by the batch's token alone)
+_STREAMS = 2
 _PRICES = "flowscope_batch_prices"
 
 
@@ -246,6 +264,13 @@ def _dedup_settings(token: str) -> dict[str, Any]:
         "deduplicate_blocks_in_dependent_materialized_views": 1,
         "insert_deduplicate": 1,
     }
+
+
+def _batch_dir_of(dsn: str) -> Path:
+    """The fast trace path's directory for a chDB store: one per data directory (which one
+    process at a time may open), so a restart after a crash reuses it instead of leaking one."""
+    digest = hashlib.sha1(os.path.realpath(dsn.removeprefix("chdb://")).encode()).hexdigest()
+    return Path(tempfile.gettempdir()) / f"flowscope-batch-{digest[:16]}"
 
 
 def _varint(value: int) -> bytes:

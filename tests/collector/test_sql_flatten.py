@@ -262,11 +262,33 @@ def test_values_sql_would_write_differently_go_to_python(
     assert len(python) == 1
 
 
-def test_array_in_event_attributes_goes_to_python(store: ClickHouseStore) -> None:
-    with_event = span("s", [])
-    with_event.events.add(name="e").attributes.append(kv("a", array(sv("x"))))
-    count, fast, python = both_ways(store, [request([with_event])])
-    assert (count, fast, len(python)) == (None, [], 1)
+def event_with(attributes: list[KeyValue]) -> ExportTraceServiceRequest:
+    out = span("s", [])
+    out.events.add(name="e").attributes.extend(attributes)
+    return request([out])
+
+
+def link_with(attributes: list[KeyValue]) -> ExportTraceServiceRequest:
+    out = span("s", [])
+    out.links.add(trace_id=bytes(16), span_id=bytes(8)).attributes.extend(attributes)
+    return request([out])
+
+
+ELSEWHERE = {
+    "array-in-event": event_with([kv("a", array(sv("x")))]),
+    "duplicate-event-keys": event_with([kv("k", sv("1")), kv("k", sv("2"))]),
+    "tiny-double-in-link": link_with([kv("d", dv(1e-7))]),
+    "duplicate-resource-keys": request([span("s", [])], resource=[kv("r", iv(1)), kv("r", iv(2))]),
+}
+
+
+@pytest.mark.parametrize("batch", list(ELSEWHERE.values()), ids=list(ELSEWHERE))
+def test_events_links_and_resources_needing_python_go_to_python(
+    store: ClickHouseStore, batch: ExportTraceServiceRequest
+) -> None:
+    count, fast, python = both_ways(store, [batch, *full_featured()])
+    assert (count, fast) == (None, [])
+    assert len(python) == 4
 
 
 def test_replayed_batch_with_its_token_is_stored_once(store: ClickHouseStore) -> None:
