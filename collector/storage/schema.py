@@ -368,11 +368,12 @@ def render_ddl(
     """CREATE statements in dependency order, for one node or ``ON CLUSTER cluster``.
 
     ``version`` limits them to what that migration creates; None renders the current schema
-    (without what a later migration retired).
+    (without what a later migration retired, with the trace-id projection).
     """
     return [
         *_tables_ddl(ttl_days=ttl_days, cluster=cluster, version=version),
         *_views_ddl(cluster=cluster, version=version),
+        *(_trace_projection(cluster)[:1] if version is None else ()),
     ]
 
 

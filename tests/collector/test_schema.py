@@ -129,6 +129,7 @@ def test_rollups_are_keyed_time_bucket_first() -> None:
     ddl = "\n".join(schema.render_ddl())
     assert "ORDER BY (Minute, WorkflowName, ServiceName, NodeId, NodeType)" in ddl
     assert "ORDER BY (Hour, WorkflowName, ServiceName, NodeId, NodeType)" in ddl
+    assert "ALTER TABLE otel_traces ADD PROJECTION IF NOT EXISTS by_trace_id" in ddl
     # the current schema no longer creates the retired rollups
     assert "flowscope_node_stats_1m " not in ddl and "flowscope_node_stats_1h " not in ddl
 
