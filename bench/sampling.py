@@ -101,7 +101,7 @@ def policy_document() -> dict[str, Any]:
 
 
 class CountingSampler:
-    """Delegates to the policy sampler and counts offered (recorded) and kept spans."""
+    """Delegates to the policy sampler and counts offered (decided) and kept spans."""
 
     def __init__(self, inner: Any) -> None:
         self.inner = inner
@@ -118,12 +118,12 @@ class CountingSampler:
         critical: bool = False,
     ) -> Any:
         decision = self.inner.decide(kind, workflow, node_type, trace_id, parent_sampled, critical)
+        self.offered[(kind, workflow)] += 1
         if decision.sampled:
             self.kept[(kind, workflow)] += 1
         return decision
 
     def record(self, kind: str, workflow: str | None, node_type: str | None, error: bool) -> None:
-        self.offered[(kind, workflow)] += 1
         self.inner.record(kind, workflow, node_type, error)
 
     def __getattr__(self, name: str) -> Any:
