@@ -281,7 +281,21 @@ def _resource_checks() -> dict[str, str]:
         checks[f"{name}_keys_unsupported"] = (
             f"arrayMap(r -> {_duplicate_keys(levels, 'r')}, {path}.key)"
         )
+    # times past 2262 do not fit DateTime64(9); Python's insert refuses them, SQL would wrap
+    for name, path, levels in (
+        ("start", f"{spans}.start_time_unix_nano", 1),
+        ("event_time", f"{spans}.events.time_unix_nano", 2),
+    ):
+        checks[f"{name}_unsupported"] = f"arrayMap(r -> {_after_2262(levels, 'r')}, {path})"
     return checks
+
+
+def _after_2262(levels: int, times: str) -> str:
+    """Some UInt64 nanosecond time ``levels`` arrays deep in ``times`` exceeds Int64."""
+    if levels == 0:
+        return f"arrayExists(t -> t > {2**63 - 1}, {times})"
+    x = f"t{levels}"
+    return f"arrayExists({x} -> {_after_2262(levels - 1, x)}, {times})"
 
 
 def _source(path: str) -> str:

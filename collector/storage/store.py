@@ -160,8 +160,12 @@ class ClickHouseStore:
         with self._errors_mapped(schema.TRACES), self._lock:
             path = self._write_batch(payloads)
             client = self._client
-            client.command(f"TRUNCATE TABLE {_STAGE}")
-            client.command(self._stage_sql(path))
+            try:
+                client.command(f"TRUNCATE TABLE {_STAGE}")
+                client.command(self._stage_sql(path))
+            finally:  # the batch files are not needed past decoding (nor left behind by a crash)
+                for part in path.parent.glob(path.name):
+                    part.unlink(missing_ok=True)
             spans, needs_python = client.query(sql_flatten.inspect_sql(_STAGE)).result_rows[0]
             if needs_python or not spans:
                 return None if needs_python else 0

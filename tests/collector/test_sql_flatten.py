@@ -282,6 +282,23 @@ ELSEWHERE = {
 }
 
 
+def late(event: bool) -> ExportTraceServiceRequest:
+    out = span("s", [])
+    if event:
+        out.events.add(name="e", time_unix_nano=2**63 + 5)
+    else:
+        out.start_time_unix_nano, out.end_time_unix_nano = 2**63 + 5, 2**63 + 10
+    return request([out])
+
+
+@pytest.mark.parametrize("event", [False, True], ids=["span-start", "event-time"])
+def test_times_past_2262_go_to_python(store: ClickHouseStore, event: bool) -> None:
+    """DateTime64(9) ends in 2262: Python's insert refuses such a batch, SQL must not wrap it."""
+    payloads = [late(event).SerializeToString()]
+    assert store.insert_trace_requests(payloads, f"late-{next(_tokens)}", price) is None
+    assert stored(store) == []
+
+
 @pytest.mark.parametrize("batch", list(ELSEWHERE.values()), ids=list(ELSEWHERE))
 def test_events_links_and_resources_needing_python_go_to_python(
     store: ClickHouseStore, batch: ExportTraceServiceRequest
