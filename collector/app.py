@@ -46,7 +46,7 @@ def build_runtime(settings: Settings) -> Runtime:
         retry_s=settings.store_retry_s,
         # ClickHouse flattens a batch for a fixed ~0.3 s plus ~17 µs a span, and Python holds
         # only the payload bytes: 8 MiB batches halve that overhead per span
-        batch_max_bytes=8 << 20,
+        batch_max_bytes=settings.batch_max_bytes,
     )
     forwarders = tuple(
         Forwarder(e, queue_size=settings.forward_queue_size) for e in settings.forward_endpoints

@@ -30,6 +30,7 @@ class Settings:
     fsync: bool = True
     max_request_bytes: int = 16 << 20
     batch_max_requests: int = 2000
+    batch_max_bytes: int = 8 << 20
     batch_max_wait_s: float = 0.2
     ingest_token: str | None = None
     read_token: str | None = None
@@ -109,6 +110,7 @@ def load_settings(
         fsync=fsync_raw in ("true", "1"),
         max_request_bytes=_int(env, "FLOWSCOPE_MAX_REQUEST_BYTES", 16 << 20),
         batch_max_requests=_int(env, "FLOWSCOPE_BATCH_MAX_REQUESTS", 2000),
+        batch_max_bytes=_int(env, "FLOWSCOPE_BATCH_MAX_BYTES", 8 << 20),
         batch_max_wait_s=_float(env, "FLOWSCOPE_BATCH_MAX_WAIT_S", 0.2),
         ingest_token=env.get("FLOWSCOPE_INGEST_TOKEN") or None,
         read_token=env.get("FLOWSCOPE_READ_TOKEN") or None,
