@@ -27,6 +27,8 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
 from opentelemetry.trace import Status, StatusCode
 
+from collector.storage import schema
+
 FRONT = Path(__file__).with_name("chdb_http_front.py")
 FLOWSCOPE = str(Path(sys.executable).parent / "flowscope")
 # URL-safe on purpose: the collector does not percent-decode DSN credentials yet (see
@@ -205,7 +207,7 @@ def test_spans_from_the_otel_sdk_are_stored_in_the_server_and_read_back(
     finally:
         client.close()
     assert stored == [(3,)]
-    assert [v[0] for v in versions] == [1, 2]
+    assert [v[0] for v in versions] == [m.version for m in schema.migrations()]
 
 
 def test_wrong_password_is_reported_and_spans_wait_in_the_spool(
