@@ -127,8 +127,8 @@ def {name}({signature}):
             _fs_parent.sampled if _fs_parent is not None else _fs_outer_sampled(),
             _fs_critical,
         )
-    except Exception as exc:
-        _fs_report(_fs_where, exc)
+    except Exception as _fs_exc:
+        _fs_report(_fs_where, _fs_exc)
         return {forward}
     if _fs_decision[0]:  # .sampled
         return _fs_traced(
@@ -153,8 +153,8 @@ def {name}({signature}):
             _fs_record(_fs_kind, _fs_scope.workflow, _fs_scope.node_type, True)
         elif not _fs_counts or _fs_sampler.record_successes:
             _fs_record(_fs_kind, _fs_scope.workflow, _fs_scope.node_type, False)
-    except Exception as exc:
-        _fs_report(_fs_where, exc)
+    except Exception as _fs_exc:
+        _fs_report(_fs_where, _fs_exc)
     return _fs_result
 """
 
