@@ -17,12 +17,13 @@ import inspect
 import threading
 import traceback
 from collections.abc import Callable
-from contextvars import ContextVar
+from contextvars import ContextVar, Token
 from dataclasses import dataclass
-from types import FunctionType
+from types import FunctionType, MappingProxyType
 from typing import Any
 
 from opentelemetry import context as otel_context
+from opentelemetry.context import Context
 from opentelemetry.sdk.trace.id_generator import IdGenerator
 from opentelemetry.trace import (
     Span,
@@ -36,10 +37,12 @@ from opentelemetry.trace import (
 
 from probe import guard, semconv
 from probe.redaction import Redactor
-from probe.sampling.api import SpanSampler
+from probe.sampling.api import Decision, SpanSampler
 from probe.spec import Args, Attributes, Kwargs, Prepare, Scope, Target
 
 _SCOPE: ContextVar[Scope | None] = ContextVar("flowscope_probe_scope", default=None)
+# The keyword arguments of a call made with positional ones only (read-only: shared).
+_NO_KWARGS: Kwargs = MappingProxyType({})  # type: ignore[assignment]
 
 _CLIENT_KINDS = frozenset(
     {
@@ -110,10 +113,12 @@ def current_scope() -> Scope | None:
 # The wrappers, as source, generated per target (as dataclasses and namedtuple generate their
 # methods): a lean method whose parameters are plain (``def execute_node(self, node, ctx)``) gets
 # a function with the same parameters — passing them on costs far less than ``*args, **kwargs``
-# packing — and the wrapt wrapper is the same body with wrapt's calling convention. Every name
+# packing — and the wrapt wrapper is the same body with wrapt's calling convention. Lines for
+# hooks a target does not have (``prepare``, ``observe``, ``failed``) are left out. Every name
 # the body uses is ``_fs_``-prefixed so no parameter can shadow it. A dropped call gets no SDK
-# work at all, only the scope for nested calls.
-_SOURCE = """\
+# work at all, only the scope for nested calls; a kept call calls the wrapped function itself,
+# between ``_fs_start`` (span started and made current) and ``_fs_end`` / ``_fs_fail``.
+_HEAD = """\
 def {name}({signature}):
     {unpack}
     _fs_parent = _fs_get_scope()
@@ -131,13 +136,26 @@ def {name}({signature}):
         _fs_report(_fs_where, _fs_exc)
         return {forward}
     if _fs_decision[0]:  # .sampled
-        return _fs_traced(
-            {bound}, self, _fs_args, _fs_kwargs, _fs_scope, _fs_decision[1], _fs_decision[2]
-        )
-    if _fs_prepare is not None:
-        _fs_args, _fs_kwargs = _fs_prepare_dropped(
-            _fs_prepare, _fs_where, self, _fs_args, _fs_kwargs
-        )
+        _fs_kept = _fs_start(self, _fs_args, _fs_kwargs, _fs_scope)
+        if _fs_kept is None:  # the probe failed (reported): the call runs untraced
+            return {forward}
+"""
+_PREPARE = """\
+{indent}_fs_args, _fs_kwargs = _fs_prepare_call(_fs_prepare, _fs_where, self, _fs_args, _fs_kwargs)
+"""
+_KEPT = """\
+        _fs_token = _fs_set_scope(_fs_scope)
+        try:
+            _fs_result = {call}
+        except BaseException as _fs_exc:
+            _fs_reset_scope(_fs_token)
+            _fs_fail(_fs_kept, _fs_scope, _fs_decision, _fs_exc)
+            raise
+        _fs_reset_scope(_fs_token)
+        _fs_end(_fs_kept, self, _fs_args, _fs_kwargs, _fs_scope, _fs_decision, _fs_result)
+        return _fs_result
+"""
+_DROPPED = """\
     _fs_token = _fs_set_scope(_fs_scope)
     try:
         _fs_result = {call}
@@ -147,16 +165,44 @@ def {name}({signature}):
         raise
     _fs_reset_scope(_fs_token)
     try:
-        if _fs_observe is not None:
-            _fs_observe(_fs_scope, self, _fs_args, _fs_kwargs, _fs_result)
-        if _fs_failed is not None and _fs_failed(_fs_result):
-            _fs_record(_fs_kind, _fs_scope.workflow, _fs_scope.node_type, True)
-        elif not _fs_counts or _fs_sampler.record_successes:
-            _fs_record(_fs_kind, _fs_scope.workflow, _fs_scope.node_type, False)
+"""
+_OBSERVE = """\
+        _fs_observe(_fs_scope, self, _fs_args, _fs_kwargs, _fs_result)
+"""
+_RECORD = "_fs_record(_fs_kind, _fs_scope.workflow, _fs_scope.node_type, {error})"
+_TAIL = """\
     except Exception as _fs_exc:
         _fs_report(_fs_where, _fs_exc)
     return _fs_result
 """
+
+
+def _source(fields: dict[str, str], target: Target, counts: bool) -> str:
+    """The wrapper's source for ``target``: only the lines its hooks need."""
+    parts = [_HEAD.format(**fields)]
+    if target.prepare is not None:  # inside the span, so a header can name it
+        parts.append(_PREPARE.format(indent=" " * 8))
+    parts.append(_KEPT.format(**fields))
+    if target.prepare is not None:  # the nearest kept span, for a dropped call
+        parts.append(_PREPARE.format(indent=" " * 4))
+    parts.append(_DROPPED.format(**fields))
+    if target.observe is not None:
+        parts.append(_OBSERVE)
+    success = _RECORD.format(error=False)
+    if target.failed is not None:
+        parts.append(
+            f"        if _fs_failed(_fs_result):\n            {_RECORD.format(error=True)}\n"
+        )
+        if counts:  # the sampler counted the span in decide: a success needs no record
+            parts.append(f"        elif _fs_sampler.record_successes:\n            {success}\n")
+        else:
+            parts.append(f"        else:\n            {success}\n")
+    elif counts:
+        parts.append(f"        if _fs_sampler.record_successes:\n            {success}\n")
+    else:
+        parts.append(f"        {success}\n")
+    parts.append(_TAIL)
+    return "".join(parts)
 
 
 def make_wrapper(target: Target, runtime: Runtime) -> Wrapper:
@@ -168,10 +214,9 @@ def make_wrapper(target: Target, runtime: Runtime) -> Wrapper:
         "signature": "_fs_wrapped, self, _fs_args, _fs_kwargs",
         "unpack": "pass",
         "forward": forward,
-        "bound": "_fs_wrapped",
         "call": forward,
     }
-    wrapper: Wrapper = _compile(fields, _namespace(target, runtime))["wrapper"]
+    wrapper: Wrapper = _compile(fields, target, _namespace(target, runtime))["wrapper"]
     return wrapper
 
 
@@ -186,9 +231,8 @@ def make_method(target: Target, runtime: Runtime, original: FunctionType) -> Fun
     """
     namespace = _namespace(target, runtime)
     namespace["_fs_original"] = original
-    namespace["_fs_bind"] = original.__get__
     forward = "_fs_original(self, *_fs_args, **_fs_kwargs)"
-    fields = {"name": "method", "forward": forward, "bound": "_fs_bind(self)", "call": forward}
+    fields = {"name": "method", "forward": forward, "call": forward}
     params = _plain_params(original)
     if params is None:  # *args, keyword-only … : forward whatever the caller passed
         fields["signature"] = "self, /, *_fs_args, **_fs_kwargs"
@@ -196,10 +240,10 @@ def make_method(target: Target, runtime: Runtime, original: FunctionType) -> Fun
     else:
         listed = "".join(f", {name}" for name in params)
         fields["signature"] = f"self{listed}"
-        fields["unpack"] = f"_fs_args, _fs_kwargs = ({listed[2:]},), {{}}"
+        fields["unpack"] = f"_fs_args, _fs_kwargs = ({listed[2:]},), _fs_no_kwargs"
         if target.prepare is None:  # else pass on whatever prepare returned
             fields["call"] = f"_fs_original(self{listed})"
-    method: FunctionType = _compile(fields, namespace)["method"]
+    method: FunctionType = _compile(fields, target, namespace)["method"]
     method.__defaults__ = original.__defaults__ if params is not None else None
     functools.update_wrapper(method, original)
     return method
@@ -207,6 +251,7 @@ def make_method(target: Target, runtime: Runtime, original: FunctionType) -> Fun
 
 def _namespace(target: Target, runtime: Runtime) -> dict[str, Any]:
     sampler = runtime.sampler
+    start, end, fail = _make_kept(target, runtime)
     return {
         "_fs_kind": target.kind,
         "_fs_critical": target.critical,
@@ -216,7 +261,9 @@ def _namespace(target: Target, runtime: Runtime) -> dict[str, Any]:
         "_fs_failed": target.failed,
         "_fs_sampler": sampler,
         "_fs_where": target.target,
-        "_fs_traced": _make_traced(target, runtime),
+        "_fs_start": start,
+        "_fs_end": end,
+        "_fs_fail": fail,
         "_fs_decide": sampler.decide,
         "_fs_record": sampler.record,
         "_fs_record_error": _record,
@@ -225,13 +272,15 @@ def _namespace(target: Target, runtime: Runtime) -> dict[str, Any]:
         "_fs_set_scope": _SCOPE.set,
         "_fs_reset_scope": _SCOPE.reset,
         "_fs_outer_sampled": _outer_sampled,
-        "_fs_prepare_dropped": _prepare_dropped,
-        "_fs_counts": hasattr(sampler, "record_successes"),  # counts spans in decide (api.py)
+        "_fs_prepare_call": _prepare_call,
+        "_fs_no_kwargs": _NO_KWARGS,
     }
 
 
-def _compile(fields: dict[str, str], namespace: dict[str, Any]) -> dict[str, Any]:
-    code = compile(_SOURCE.format(**fields), f"<flowscope probe {namespace['_fs_where']}>", "exec")
+def _compile(fields: dict[str, str], target: Target, namespace: dict[str, Any]) -> dict[str, Any]:
+    counts = hasattr(namespace["_fs_sampler"], "record_successes")  # counts spans in decide
+    source = _source(fields, target, counts)
+    code = compile(source, f"<flowscope probe {target.target}>", "exec")
     exec(code, namespace)  # our own template; parameter names come from the wrapped function
     return namespace
 
@@ -249,10 +298,11 @@ def _plain_params(function: FunctionType) -> tuple[str, ...] | None:
     return names
 
 
-def _prepare_dropped(
+def _prepare_call(
     prepare: Prepare, where: str, instance: Any, args: Args, kwargs: Kwargs
 ) -> tuple[Args, Kwargs]:
-    """Propagate the nearest kept span (W3C) even when this call is dropped."""
+    """Rewrite the call's arguments (W3C header injection: this span's, or for a dropped call
+    the nearest kept one's)."""
     try:
         return prepare(instance, args, kwargs)
     except Exception as exc:
@@ -306,12 +356,24 @@ def _end_with_exception(
     span.end()
 
 
-def _make_traced(target: Target, runtime: Runtime) -> Callable[..., Any]:
+# A kept call in flight: its span, start attributes and the context token to detach.
+Kept = tuple[Span, Attributes, "Token[Context]"]
+Start = Callable[[Any, Args, Kwargs, Scope], "Kept | None"]
+End = Callable[[Kept, Any, Args, Kwargs, Scope, Decision, Any], None]
+Fail = Callable[[Kept, Scope, Decision, BaseException], None]
+
+
+def _make_kept(target: Target, runtime: Runtime) -> tuple[Start, End, Fail]:
+    """The kept path's three steps around the wrapped call (the wrapper makes the call itself).
+
+    ``start`` names and starts the span and makes it current, returning ``(span, start
+    attributes, context token)`` or None when the probe failed; ``end`` / ``fail`` restore the
+    context, write the attributes (one locked update), end the span and tell the sampler.
+    """
     kind = target.kind
     describe = target.describe
     finish = target.finish
     observe = target.observe
-    prepare = target.prepare
     failed = target.failed
     tracer = runtime.tracer
     sampler = runtime.sampler
@@ -319,28 +381,28 @@ def _make_traced(target: Target, runtime: Runtime) -> Callable[..., Any]:
     trace_ids = runtime.trace_ids
     where = target.target
     span_kind = SpanKind.CLIENT if kind in _CLIENT_KINDS else SpanKind.INTERNAL
-    set_scope = _SCOPE.set
-    reset_scope = _SCOPE.reset
     attach = otel_context.attach
     detach = otel_context.detach
     counts = hasattr(sampler, "record_successes")  # counts spans in decide (api.py)
+    span_kind_key, rate_key, reason_key = (
+        semconv.SPAN_KIND,
+        semconv.SAMPLING_RATE,
+        semconv.SAMPLING_REASON,
+    )
 
-    def traced(
-        wrapped: Callable[..., Any],
-        instance: Any,
-        args: Args,
-        kwargs: Kwargs,
-        scope: Scope,
-        rate: float,
-        reason: str,
-    ) -> Any:
+    def start(instance: Any, args: Args, kwargs: Kwargs, scope: Scope) -> Kept | None:
         try:
             name, attributes = describe(scope, instance, args, kwargs, capture)
             parent_context = None
             expected = False
             run = scope.run
-            if run is not None and scope.kept_ancestor() is None:
-                if scope.parent is not None and scope.parent.run is run:
+            parent = scope.parent
+            if (
+                run is not None
+                and (parent is None or not parent.sampled)
+                and scope.kept_ancestor() is None
+            ):
+                if parent is not None and parent.run is run:
                     parent_context = run.detached_parent()  # the run's root was dropped
                 elif run.has_external_parent:
                     parent_context = run.detached_parent()  # the caller's (remote) span
@@ -353,29 +415,22 @@ def _make_traced(target: Target, runtime: Runtime) -> Callable[..., Any]:
                 trace_ids.expect(None)  # type: ignore[union-attr]  # unused if the SDK found a parent: never leak it
             scope.span = span
             scope.sampled = True
-            otel_token = attach(set_span_in_context(span))
+            return span, attributes, attach(set_span_in_context(span))
         except Exception as exc:
             guard.report(where, exc)
-            return wrapped(*args, **kwargs)
-        token = set_scope(scope)
-        try:
-            if prepare is not None:
-                try:
-                    args, kwargs = prepare(instance, args, kwargs)
-                except Exception as exc:
-                    guard.report(f"{where} (prepare)", exc)
-            result = wrapped(*args, **kwargs)
-        except BaseException as exc:
-            reset_scope(token)
-            detach(otel_token)
-            try:
-                _end_with_exception(span, scope, kind, attributes, rate, reason, exc, capture)
-            except Exception as probe_exc:
-                guard.report(where, probe_exc)
-            _record(sampler, kind, scope, True, where)
-            raise
-        reset_scope(token)
-        detach(otel_token)
+            return None
+
+    def end(
+        kept: Kept,
+        instance: Any,
+        args: Args,
+        kwargs: Kwargs,
+        scope: Scope,
+        decision: Decision,
+        result: Any,
+    ) -> None:
+        span, attributes, token = kept
+        detach(token)
         error = False
         try:
             if observe is not None:
@@ -383,9 +438,9 @@ def _make_traced(target: Target, runtime: Runtime) -> Callable[..., Any]:
             final = scope.inherited()
             final.update(attributes)
             final.update(finish(scope, instance, args, kwargs, result, capture))
-            final[semconv.SPAN_KIND] = kind
-            final[semconv.SAMPLING_RATE] = rate
-            final[semconv.SAMPLING_REASON] = reason
+            final[span_kind_key] = kind
+            final[rate_key] = decision[1]
+            final[reason_key] = decision[2]
             span.set_attributes(final)
             if failed is not None and failed(result):
                 error = True
@@ -395,6 +450,21 @@ def _make_traced(target: Target, runtime: Runtime) -> Callable[..., Any]:
         span.end()
         if error or not counts or sampler.record_successes:  # type: ignore[attr-defined]
             _record(sampler, kind, scope, error, where)
-        return result
 
-    return traced
+    def fail(
+        kept: Kept,
+        scope: Scope,
+        decision: Decision,
+        exc: BaseException,
+    ) -> None:
+        span, attributes, token = kept
+        detach(token)
+        try:
+            _end_with_exception(
+                span, scope, kind, attributes, decision[1], decision[2], exc, capture
+            )
+        except Exception as probe_exc:
+            guard.report(where, probe_exc)
+        _record(sampler, kind, scope, True, where)
+
+    return start, end, fail
