@@ -271,27 +271,41 @@ def _error_strategy(instance: Any, node: Any) -> str | None:
     return _text(strategy) or None
 
 
+_RUN_ID_KEY = semconv.WORKFLOW_RUN_ID
+
+
 def describe_node(
     scope: Scope, instance: Any, args: Args, kwargs: Kwargs, capture: Redactor | None
 ) -> tuple[str, Attributes]:
-    _note_run_id(scope)
-    facts = _node_facts(instance, args[0] if args else kwargs.get("node"))
+    run = scope.run
+    if run is not None and _RUN_ID_KEY not in run.attrs:
+        _note_run_id(scope)
+    node = args[0] if args else kwargs.get("node")
+    facts = _NODE_FACTS.get(id(node))
+    if facts is None or facts[0] is not node:
+        facts = _node_facts(instance, node)
     return facts[1], facts[2]  # shared: callers only read them
 
 
 def finish_node(
     scope: Scope, instance: Any, args: Args, kwargs: Kwargs, result: Any, capture: Redactor | None
 ) -> Attributes:
-    status = _text(getattr(result, "status", ""))
+    attempts = getattr(result, "attempts", 1)
     attrs: Attributes = {
-        semconv.RETRY_ATTEMPT: int(getattr(result, "attempts", 1) or 1),
+        semconv.RETRY_ATTEMPT: (
+            attempts if type(attempts) is int and attempts else int(attempts or 1)
+        ),
     }
-    if status:
-        attrs[semconv.NODE_STATUS] = status
-    if status == "exception":
-        attrs[semconv.ERROR_STRATEGY_OUTCOME] = "handled"
-    elif status == "failed" and _error_strategy(instance, arg(args, kwargs, 0, "node")):
-        attrs[semconv.ERROR_STRATEGY_OUTCOME] = "failed"
+    status = getattr(result, "status", None)
+    if status is not None:
+        if type(status) is not str:
+            status = str(status)
+        if status:
+            attrs[semconv.NODE_STATUS] = status
+            if status == "exception":
+                attrs[semconv.ERROR_STRATEGY_OUTCOME] = "handled"
+            elif status == "failed" and _error_strategy(instance, arg(args, kwargs, 0, "node")):
+                attrs[semconv.ERROR_STRATEGY_OUTCOME] = "failed"
     if capture is not None:
         attrs[semconv.NODE_INPUTS], attrs[semconv.NODE_OUTPUTS] = capture.capture_pair(
             getattr(result, "inputs", None) or {}, getattr(result, "outputs", None) or {}

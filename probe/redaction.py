@@ -15,7 +15,7 @@ import functools
 import json
 import re
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 REDACTED = "[REDACTED]"
@@ -101,6 +101,25 @@ _ALL_TRIGGERS = tuple(
 )
 
 
+def _has_trigger_loop(lowered: str) -> bool:
+    return any(trigger in lowered for trigger in _ALL_TRIGGERS)
+
+
+def _trigger_scan() -> Callable[[str], object]:
+    """``lowered -> truthy``: does any trigger word occur? One Aho-Corasick pass (ahocorasick-rs,
+    several times faster than one ``in`` test per word: 0.2 vs 0.4 µs on a short payload, 2.7
+    vs 11 µs on 1 KB), or those ``in`` tests where the wheel is not available."""
+    try:
+        from ahocorasick_rs import AhoCorasick
+    except ImportError:  # pragma: no cover - every supported platform has a wheel
+        return _has_trigger_loop
+    find: Callable[[str], object] = AhoCorasick(list(_ALL_TRIGGERS)).find_matches_as_indexes
+    return find  # the matches: an empty list when there are none
+
+
+_has_trigger = _trigger_scan()
+
+
 @functools.lru_cache(maxsize=4096)
 def is_sensitive_key(key: str) -> bool:
     """True for mapping keys / header names whose value is a credential."""
@@ -134,19 +153,14 @@ class Redactor:
             )
         except (TypeError, ValueError, RecursionError):  # circular or odd: the structural path
             text = None
-        if text is not None:
-            lowered = text.lower()
-            for trigger in _ALL_TRIGGERS:
-                if trigger in lowered:
-                    break
-            else:
-                size = len(text)
-                if size > self._scan_limit:
-                    text = text[: self._scan_limit]
-                elif size * 4 <= self.max_bytes and not self._remembered and not self._custom:
-                    return text  # nothing to scrub, cannot need a cut (truncate's first test)
-                text = self._scrub_custom(text)
-                return self.truncate(text, size if size > self._scan_limit else None)
+        if text is not None and not _has_trigger(text.lower()):
+            size = len(text)
+            if size > self._scan_limit:
+                text = text[: self._scan_limit]
+            elif size * 4 <= self.max_bytes and not self._remembered and not self._custom:
+                return text  # nothing to scrub, cannot need a cut (truncate's first test)
+            text = self._scrub_custom(text)
+            return self.truncate(text, size if size > self._scan_limit else None)
         text = _to_json(self._by_key(value, 0))
         size = len(text)
         return self.truncate(self.scrub(text), size if size > self._scan_limit else None)
@@ -163,13 +177,13 @@ class Redactor:
             except (TypeError, ValueError, RecursionError):
                 return self.capture(first), self.capture(second)
             limit = self.max_bytes // 4  # at most max_bytes of UTF-8 either way: no cut needed
-            if len(one) <= limit and len(two) <= limit:
-                lowered = f"{one}\n{two}".lower()  # a word across the seam only costs a rescan
-                for trigger in _ALL_TRIGGERS:
-                    if trigger in lowered:
-                        break
-                else:
-                    return one, two
+            # (a word across the seam only costs a rescan)
+            if (
+                len(one) <= limit
+                and len(two) <= limit
+                and not _has_trigger(f"{one}\n{two}".lower())
+            ):
+                return one, two
         return self.capture(first), self.capture(second)
 
     def _by_key(self, value: Any, depth: int) -> Any:

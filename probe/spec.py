@@ -141,17 +141,28 @@ class Scope:
         return self._own_fn(self._own_src)
 
     def inherited(self) -> Attributes:
-        """Run attributes plus every enclosing call's own attributes, innermost last."""
-        chain = self._chain_only()
-        if self.run is None:
-            return dict(chain)
-        return {**self.run.attrs, **chain}
-
-    def _chain_only(self) -> Attributes:
+        """Run attributes plus every enclosing call's own attributes, innermost last (a new
+        dict, the caller's to change)."""
         chain = self._chain
         if chain is None:
-            chain = dict(self.parent._chain_only()) if self.parent is not None else {}
-            chain.update(self.own())
+            chain = self._chain_only()
+        run = self.run
+        return {**run.attrs, **chain} if run is not None else dict(chain)
+
+    def _chain_only(self) -> Attributes:
+        """The own attributes of this call and its enclosing ones (cached; never mutated, so
+        a scope without own attributes shares its parent's dict)."""
+        chain = self._chain
+        if chain is None:
+            parent = self.parent
+            if parent is None:
+                chain = {}
+            else:
+                chain = parent._chain
+                if chain is None:
+                    chain = parent._chain_only()
+            if self._own_fn is not None:
+                chain = {**chain, **self._own_fn(self._own_src)}
             self._chain = chain
         return chain
 
