@@ -17,13 +17,12 @@ import inspect
 import threading
 import traceback
 from collections.abc import Callable
-from contextvars import ContextVar, Token
+from contextvars import ContextVar
 from dataclasses import dataclass
 from types import FunctionType, MappingProxyType
 from typing import Any
 
 from opentelemetry import context as otel_context
-from opentelemetry.context import Context
 from opentelemetry.sdk.trace.id_generator import IdGenerator
 from opentelemetry.trace import (
     Span,
@@ -43,6 +42,7 @@ from probe.spec import Args, Attributes, Kwargs, Prepare, Scope, Target
 _SCOPE: ContextVar[Scope | None] = ContextVar("flowscope_probe_scope", default=None)
 # The keyword arguments of a call made with positional ones only (read-only: shared).
 _NO_KWARGS: Kwargs = MappingProxyType({})  # type: ignore[assignment]
+_NO_ATTRIBUTES: Attributes = MappingProxyType({})  # type: ignore[assignment]
 
 _CLIENT_KINDS = frozenset(
     {
@@ -67,6 +67,10 @@ class Runtime:
     trace_ids: RunTraceIds | None = None
 
 
+class _PendingTraceId(threading.local):
+    trace_id: int | None = None  # every thread starts with none (no AttributeError to catch)
+
+
 class RunTraceIds(IdGenerator):
     """Lets a workflow root span use the trace id its sampling decision was made with.
 
@@ -76,7 +80,9 @@ class RunTraceIds(IdGenerator):
 
     def __init__(self, inner: IdGenerator) -> None:
         self._inner = inner
-        self._pending = threading.local()
+        self._pending = _PendingTraceId()
+        # Span ids need nothing of ours: the inner generator's own method, no extra call.
+        self.generate_span_id = inner.generate_span_id  # type: ignore[method-assign]
 
     def expect(self, trace_id: int | None) -> None:
         """The next trace id this thread's next new trace gets (None: forget it)."""
@@ -86,7 +92,7 @@ class RunTraceIds(IdGenerator):
         return self._inner.generate_span_id()
 
     def generate_trace_id(self) -> int:
-        trace_id: int | None = getattr(self._pending, "trace_id", None)
+        trace_id = self._pending.trace_id
         if trace_id is not None:
             self._pending.trace_id = None
             return trace_id
@@ -113,12 +119,12 @@ def current_scope() -> Scope | None:
 # The wrappers, as source, generated per target (as dataclasses and namedtuple generate their
 # methods): a lean method whose parameters are plain (``def execute_node(self, node, ctx)``) gets
 # a function with the same parameters — passing them on costs far less than ``*args, **kwargs``
-# packing — and the wrapt wrapper is the same body with wrapt's calling convention. Lines for
-# hooks a target does not have (``prepare``, ``observe``, ``failed``) are left out. Every name
-# the body uses is ``_fs_``-prefixed so no parameter can shadow it. A dropped call gets no SDK
-# work at all, only the scope for nested calls; a kept call calls the wrapped function itself,
-# between ``_fs_start`` (span started and made current) and ``_fs_end`` / ``_fs_fail``.
-_HEAD = """\
+# packing — and the wrapt wrapper is the same body with wrapt's calling convention. The whole
+# call path is inline (a Python call costs more than most of what it would hold), and lines
+# for hooks a target does not have (``prepare``, ``observe``, ``failed``) are left out. Every
+# name the body uses is ``_fs_``-prefixed so no parameter can shadow it. A dropped call gets no
+# SDK work at all, only the scope for nested calls.
+_SOURCE = """\
 def {name}({signature}):
     {unpack}
     _fs_parent = _fs_get_scope()
@@ -135,27 +141,52 @@ def {name}({signature}):
     except Exception as _fs_exc:
         _fs_report(_fs_where, _fs_exc)
         return {forward}
-    if _fs_decision[0]:  # .sampled
-        _fs_kept = _fs_start(self, _fs_args, _fs_kwargs, _fs_scope)
-        if _fs_kept is None:  # the probe failed (reported): the call runs untraced
+    if _fs_decision[0]:  # .sampled: an SDK span, current while the call runs
+        try:
+            _fs_name, _fs_attributes = _fs_describe(
+                _fs_scope, self, _fs_args, _fs_kwargs, _fs_capture
+            )
+            if _fs_parent is not None and _fs_parent.sampled:  # a child of the current span
+                _fs_span = _fs_start_span(_fs_name, None, _fs_span_kind)
+            else:
+                _fs_span = _fs_start_unparented(_fs_scope, _fs_name)
+            _fs_scope.span = _fs_span
+            _fs_scope.sampled = True
+            _fs_context_token = _fs_attach(_fs_set_span_in_context(_fs_span))
+        except Exception as _fs_exc:
+            _fs_report(_fs_where, _fs_exc)
             return {forward}
-"""
-_PREPARE = """\
-{indent}_fs_args, _fs_kwargs = _fs_prepare_call(_fs_prepare, _fs_where, self, _fs_args, _fs_kwargs)
-"""
-_KEPT = """\
+{prepare_kept}\
         _fs_token = _fs_set_scope(_fs_scope)
         try:
             _fs_result = {call}
         except BaseException as _fs_exc:
             _fs_reset_scope(_fs_token)
-            _fs_fail(_fs_kept, _fs_scope, _fs_decision, _fs_exc)
+            _fs_detach(_fs_context_token)
+            _fs_fail(_fs_span, _fs_scope, _fs_attributes, _fs_decision, _fs_exc)
             raise
         _fs_reset_scope(_fs_token)
-        _fs_end(_fs_kept, self, _fs_args, _fs_kwargs, _fs_scope, _fs_decision, _fs_result)
+        _fs_detach(_fs_context_token)
+        _fs_error = False
+        try:
+{observe_kept}\
+            _fs_run = _fs_scope.run
+            _fs_span.set_attributes({{
+                **(_fs_run.attrs if _fs_run is not None else _fs_no_attributes),
+                **_fs_scope.chain(),
+                **_fs_attributes,
+                **_fs_finish(_fs_scope, self, _fs_args, _fs_kwargs, _fs_result, _fs_capture),
+                _fs_span_kind_key: _fs_kind,
+                _fs_rate_key: _fs_decision[1],
+                _fs_reason_key: _fs_decision[2],
+            }})
+{failed_kept}\
+        except Exception as _fs_exc:
+            _fs_report(_fs_where, _fs_exc)
+        _fs_span.end()
+        {record_kept}
         return _fs_result
-"""
-_DROPPED = """\
+{prepare_dropped}\
     _fs_token = _fs_set_scope(_fs_scope)
     try:
         _fs_result = {call}
@@ -165,44 +196,62 @@ _DROPPED = """\
         raise
     _fs_reset_scope(_fs_token)
     try:
-"""
-_OBSERVE = """\
-        _fs_observe(_fs_scope, self, _fs_args, _fs_kwargs, _fs_result)
-"""
-_RECORD = "_fs_record(_fs_kind, _fs_scope.workflow, _fs_scope.node_type, {error})"
-_TAIL = """\
+{observe_dropped}\
+{record_dropped}\
     except Exception as _fs_exc:
         _fs_report(_fs_where, _fs_exc)
     return _fs_result
 """
+_PREPARE = (
+    "{indent}_fs_args, _fs_kwargs = "
+    "_fs_prepare_call(_fs_prepare, _fs_where, self, _fs_args, _fs_kwargs)\n"
+)
+_RECORD = "_fs_record(_fs_kind, _fs_scope.workflow, _fs_scope.node_type, {error})"
 
 
 def _source(fields: dict[str, str], target: Target, counts: bool) -> str:
-    """The wrapper's source for ``target``: only the lines its hooks need."""
-    parts = [_HEAD.format(**fields)]
-    if target.prepare is not None:  # inside the span, so a header can name it
-        parts.append(_PREPARE.format(indent=" " * 8))
-    parts.append(_KEPT.format(**fields))
-    if target.prepare is not None:  # the nearest kept span, for a dropped call
-        parts.append(_PREPARE.format(indent=" " * 4))
-    parts.append(_DROPPED.format(**fields))
-    if target.observe is not None:
-        parts.append(_OBSERVE)
-    success = _RECORD.format(error=False)
-    if target.failed is not None:
-        parts.append(
-            f"        if _fs_failed(_fs_result):\n            {_RECORD.format(error=True)}\n"
-        )
-        if counts:  # the sampler counted the span in decide: a success needs no record
-            parts.append(f"        elif _fs_sampler.record_successes:\n            {success}\n")
-        else:
-            parts.append(f"        else:\n            {success}\n")
-    elif counts:
-        parts.append(f"        if _fs_sampler.record_successes:\n            {success}\n")
+    """The wrapper's source for ``target``: only the lines its hooks need.
+
+    ``counts``: the sampler counts spans in ``decide`` (api.py), so a success needs no
+    ``record`` unless it asks for them (``record_successes``).
+    """
+    prepare = target.prepare is not None
+    observe = "_fs_observe(_fs_scope, self, _fs_args, _fs_kwargs, _fs_result)\n"
+    has_observe = target.observe is not None
+    success, error = _RECORD.format(error=False), _RECORD.format(error=True)
+    if target.failed is None:
+        record_dropped = f"        if _fs_sampler.record_successes:\n            {success}\n"
+        if not counts:
+            record_dropped = f"        {success}\n"
     else:
-        parts.append(f"        {success}\n")
-    parts.append(_TAIL)
-    return "".join(parts)
+        record_dropped = f"        if _fs_failed(_fs_result):\n            {error}\n" + (
+            f"        elif _fs_sampler.record_successes:\n            {success}\n"
+            if counts
+            else f"        else:\n            {success}\n"
+        )
+    return _SOURCE.format(
+        **fields,
+        # inside the span, so an injected header names it; for a dropped call, the nearest
+        # kept span
+        prepare_kept=_PREPARE.format(indent=" " * 8) if prepare else "",
+        prepare_dropped=_PREPARE.format(indent=" " * 4) if prepare else "",
+        observe_kept=" " * 12 + observe if has_observe else "",
+        observe_dropped=" " * 8 + observe if has_observe else "",
+        failed_kept=(
+            "            if _fs_failed(_fs_result):\n"
+            "                _fs_error = True\n"
+            "                _fs_span.set_status(_fs_error_status)\n"
+            if target.failed is not None
+            else ""
+        ),
+        record_kept=(
+            "if _fs_error or _fs_sampler.record_successes:\n"
+            "            _fs_record_error(_fs_sampler, _fs_kind, _fs_scope, _fs_error, _fs_where)"
+            if counts
+            else "_fs_record_error(_fs_sampler, _fs_kind, _fs_scope, _fs_error, _fs_where)"
+        ),
+        record_dropped=record_dropped,
+    )
 
 
 def make_wrapper(target: Target, runtime: Runtime) -> Wrapper:
@@ -251,19 +300,18 @@ def make_method(target: Target, runtime: Runtime, original: FunctionType) -> Fun
 
 def _namespace(target: Target, runtime: Runtime) -> dict[str, Any]:
     sampler = runtime.sampler
-    start, end, fail = _make_kept(target, runtime)
     return {
         "_fs_kind": target.kind,
         "_fs_critical": target.critical,
         "_fs_enter": target.enter,
+        "_fs_describe": target.describe,
+        "_fs_finish": target.finish,
         "_fs_observe": target.observe,
         "_fs_prepare": target.prepare,
         "_fs_failed": target.failed,
         "_fs_sampler": sampler,
+        "_fs_capture": runtime.capture,
         "_fs_where": target.target,
-        "_fs_start": start,
-        "_fs_end": end,
-        "_fs_fail": fail,
         "_fs_decide": sampler.decide,
         "_fs_record": sampler.record,
         "_fs_record_error": _record,
@@ -274,6 +322,18 @@ def _namespace(target: Target, runtime: Runtime) -> dict[str, Any]:
         "_fs_outer_sampled": _outer_sampled,
         "_fs_prepare_call": _prepare_call,
         "_fs_no_kwargs": _NO_KWARGS,
+        "_fs_no_attributes": _NO_ATTRIBUTES,
+        "_fs_start_span": runtime.tracer.start_span,
+        "_fs_span_kind": _span_kind(target.kind),
+        "_fs_start_unparented": _make_start_unparented(target, runtime),
+        "_fs_fail": _make_fail(target, runtime),
+        "_fs_attach": otel_context.attach,
+        "_fs_detach": otel_context.detach,
+        "_fs_set_span_in_context": set_span_in_context,
+        "_fs_span_kind_key": semconv.SPAN_KIND,
+        "_fs_rate_key": semconv.SAMPLING_RATE,
+        "_fs_reason_key": semconv.SAMPLING_REASON,
+        "_fs_error_status": Status(StatusCode.ERROR),
     }
 
 
@@ -356,115 +416,51 @@ def _end_with_exception(
     span.end()
 
 
-# A kept call in flight: its span, start attributes and the context token to detach.
-Kept = tuple[Span, Attributes, "Token[Context]"]
-Start = Callable[[Any, Args, Kwargs, Scope], "Kept | None"]
-End = Callable[[Kept, Any, Args, Kwargs, Scope, Decision, Any], None]
-Fail = Callable[[Kept, Scope, Decision, BaseException], None]
+def _span_kind(kind: str) -> SpanKind:
+    return SpanKind.CLIENT if kind in _CLIENT_KINDS else SpanKind.INTERNAL
 
 
-def _make_kept(target: Target, runtime: Runtime) -> tuple[Start, End, Fail]:
-    """The kept path's three steps around the wrapped call (the wrapper makes the call itself).
+def _make_start_unparented(target: Target, runtime: Runtime) -> Callable[[Scope, str], Span]:
+    """Start the span of a kept call whose enclosing probe scope is not kept (or absent).
 
-    ``start`` names and starts the span and makes it current, returning ``(span, start
-    attributes, context token)`` or None when the probe failed; ``end`` / ``fail`` restore the
-    context, write the attributes (one locked update), end the span and tell the sampler.
+    Its parent is then the nearest kept ancestor (current in the OTel context); with none in
+    this run, a stand-in for the dropped run root (so the run's kept spans share its trace),
+    or the run's remote parent; a run with neither starts its trace with the decided id.
     """
-    kind = target.kind
-    describe = target.describe
-    finish = target.finish
-    observe = target.observe
-    failed = target.failed
-    tracer = runtime.tracer
-    sampler = runtime.sampler
-    capture = runtime.capture
-    trace_ids = runtime.trace_ids
-    where = target.target
-    span_kind = SpanKind.CLIENT if kind in _CLIENT_KINDS else SpanKind.INTERNAL
-    attach = otel_context.attach
-    detach = otel_context.detach
-    counts = hasattr(sampler, "record_successes")  # counts spans in decide (api.py)
-    span_kind_key, rate_key, reason_key = (
-        semconv.SPAN_KIND,
-        semconv.SAMPLING_RATE,
-        semconv.SAMPLING_REASON,
-    )
+    tracer, trace_ids = runtime.tracer, runtime.trace_ids
+    span_kind = _span_kind(target.kind)
 
-    def start(instance: Any, args: Args, kwargs: Kwargs, scope: Scope) -> Kept | None:
+    def start_unparented(scope: Scope, name: str) -> Span:
+        run, parent = scope.run, scope.parent
+        if run is None or scope.kept_ancestor() is not None:
+            return tracer.start_span(name, None, span_kind)
+        if (parent is not None and parent.run is run) or run.has_external_parent:
+            return tracer.start_span(name, run.detached_parent(), span_kind)
+        if trace_ids is None:
+            return tracer.start_span(name, None, span_kind)
+        trace_ids.expect(run.trace_id)  # a new trace: use the decided id
         try:
-            name, attributes = describe(scope, instance, args, kwargs, capture)
-            parent_context = None
-            expected = False
-            run = scope.run
-            parent = scope.parent
-            if (
-                run is not None
-                and (parent is None or not parent.sampled)
-                and scope.kept_ancestor() is None
-            ):
-                if parent is not None and parent.run is run:
-                    parent_context = run.detached_parent()  # the run's root was dropped
-                elif run.has_external_parent:
-                    parent_context = run.detached_parent()  # the caller's (remote) span
-                elif trace_ids is not None:
-                    trace_ids.expect(run.trace_id)  # a new trace: use the decided id
-                    expected = True
-            # Attributes are written once, when the span ends (one locked update, not two).
-            span = tracer.start_span(name, parent_context, span_kind)
-            if expected:
-                trace_ids.expect(None)  # type: ignore[union-attr]  # unused if the SDK found a parent: never leak it
-            scope.span = span
-            scope.sampled = True
-            return span, attributes, attach(set_span_in_context(span))
-        except Exception as exc:
-            guard.report(where, exc)
-            return None
+            return tracer.start_span(name, None, span_kind)
+        finally:
+            trace_ids.expect(None)  # unused if the SDK found a parent: never leak it
 
-    def end(
-        kept: Kept,
-        instance: Any,
-        args: Args,
-        kwargs: Kwargs,
-        scope: Scope,
-        decision: Decision,
-        result: Any,
-    ) -> None:
-        span, attributes, token = kept
-        detach(token)
-        error = False
-        try:
-            if observe is not None:
-                observe(scope, instance, args, kwargs, result)
-            final = scope.inherited()
-            final.update(attributes)
-            final.update(finish(scope, instance, args, kwargs, result, capture))
-            final[span_kind_key] = kind
-            final[rate_key] = decision[1]
-            final[reason_key] = decision[2]
-            span.set_attributes(final)
-            if failed is not None and failed(result):
-                error = True
-                span.set_status(Status(StatusCode.ERROR))
-        except Exception as exc:
-            guard.report(where, exc)
-        span.end()
-        if error or not counts or sampler.record_successes:  # type: ignore[attr-defined]
-            _record(sampler, kind, scope, error, where)
+    return start_unparented
+
+
+def _make_fail(
+    target: Target, runtime: Runtime
+) -> Callable[[Span, Scope, Attributes, Decision, BaseException], None]:
+    """End a kept span whose call raised (the wrapper re-raises) and tell the sampler."""
+    kind, where, sampler, capture = target.kind, target.target, runtime.sampler, runtime.capture
 
     def fail(
-        kept: Kept,
-        scope: Scope,
-        decision: Decision,
-        exc: BaseException,
+        span: Span, scope: Scope, attributes: Attributes, decision: Decision, exc: BaseException
     ) -> None:
-        span, attributes, token = kept
-        detach(token)
         try:
-            _end_with_exception(
-                span, scope, kind, attributes, decision[1], decision[2], exc, capture
-            )
+            rate, reason = decision[1], decision[2]
+            _end_with_exception(span, scope, kind, attributes, rate, reason, exc, capture)
         except Exception as probe_exc:
             guard.report(where, probe_exc)
         _record(sampler, kind, scope, True, where)
 
-    return start, end, fail
+    return fail

@@ -287,29 +287,33 @@ def describe_node(
     return facts[1], facts[2]  # shared: callers only read them
 
 
+_RETRY_KEY, _STATUS_KEY = semconv.RETRY_ATTEMPT, semconv.NODE_STATUS
+_INPUTS_KEY, _OUTPUTS_KEY = semconv.NODE_INPUTS, semconv.NODE_OUTPUTS
+
+
 def finish_node(
     scope: Scope, instance: Any, args: Args, kwargs: Kwargs, result: Any, capture: Redactor | None
 ) -> Attributes:
     attempts = getattr(result, "attempts", 1)
-    attrs: Attributes = {
-        semconv.RETRY_ATTEMPT: (
-            attempts if type(attempts) is int and attempts else int(attempts or 1)
-        ),
-    }
-    status = getattr(result, "status", None)
-    if status is not None:
-        if type(status) is not str:
-            status = str(status)
-        if status:
-            attrs[semconv.NODE_STATUS] = status
-            if status == "exception":
-                attrs[semconv.ERROR_STRATEGY_OUTCOME] = "handled"
-            elif status == "failed" and _error_strategy(instance, arg(args, kwargs, 0, "node")):
-                attrs[semconv.ERROR_STRATEGY_OUTCOME] = "failed"
+    if type(attempts) is not int or not attempts:
+        attempts = int(attempts or 1)
+    attrs: Attributes
     if capture is not None:
-        attrs[semconv.NODE_INPUTS], attrs[semconv.NODE_OUTPUTS] = capture.capture_pair(
+        inputs, outputs = capture.capture_pair(
             getattr(result, "inputs", None) or {}, getattr(result, "outputs", None) or {}
         )
+        attrs = {_RETRY_KEY: attempts, _INPUTS_KEY: inputs, _OUTPUTS_KEY: outputs}
+    else:
+        attrs = {_RETRY_KEY: attempts}
+    status = getattr(result, "status", None)
+    if type(status) is not str:
+        status = "" if status is None else str(status)
+    if status:
+        attrs[_STATUS_KEY] = status
+        if status == "exception":
+            attrs[semconv.ERROR_STRATEGY_OUTCOME] = "handled"
+        elif status == "failed" and _error_strategy(instance, arg(args, kwargs, 0, "node")):
+            attrs[semconv.ERROR_STRATEGY_OUTCOME] = "failed"
     if error := getattr(result, "error", None):
         attrs["flowscope.error.message"] = capture.scrub(_text(error)) if capture else "error"
     return attrs

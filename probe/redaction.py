@@ -32,10 +32,36 @@ _C_ENCODE = (
 )
 
 
-def _to_json(value: Any) -> str:
+def _stdlib_json(value: Any) -> str:
     if _C_ENCODE is not None:
         return "".join(_C_ENCODE(value, 0))
     return _ENCODER.encode(value)
+
+
+def _orjson() -> tuple[Callable[[Any, Callable[[Any], Any], int], bytes] | None, int]:
+    """orjson's encoder and options: compact UTF-8 JSON with ``default=str`` like the stdlib
+    one, 4x faster on a one-key dict and 10x on 1 KB (called with positional arguments: a
+    ``functools.partial`` with keywords doubles the cost of a small payload). It also writes
+    dataclasses as objects and NaN as null; what it refuses (integers past 64 bits, nesting
+    past 254) raises ``TypeError`` and the caller falls back to the stdlib encoder."""
+    try:
+        import orjson
+    except ImportError:  # pragma: no cover - every supported platform has a wheel
+        return None, 0
+    return orjson.dumps, orjson.OPT_NON_STR_KEYS
+
+
+_ORJSON, _ORJSON_OPTIONS = _orjson()
+
+
+def _to_json(value: Any) -> str:
+    """Compact JSON text of ``value`` (``str()`` for what JSON has no type for)."""
+    if _ORJSON is not None:
+        try:
+            return _ORJSON(value, str, _ORJSON_OPTIONS).decode()
+        except TypeError:
+            pass
+    return _stdlib_json(value)
 
 
 _MAX_DEPTH = 12
@@ -101,20 +127,26 @@ _ALL_TRIGGERS = tuple(
 )
 
 
-def _has_trigger_loop(lowered: str) -> bool:
-    return any(trigger in lowered for trigger in _ALL_TRIGGERS)
-
-
 def _trigger_scan() -> Callable[[str], object]:
-    """``lowered -> truthy``: does any trigger word occur? One Aho-Corasick pass (ahocorasick-rs,
-    several times faster than one ``in`` test per word: 0.2 vs 0.4 µs on a short payload, 2.7
-    vs 11 µs on 1 KB), or those ``in`` tests where the wheel is not available."""
+    """``lowered -> truthy`` when a trigger word occurs: one Aho-Corasick pass (pyahocorasick;
+    0.24 µs on a 35-character payload, 4 µs on 1 KB, against 0.44 / 9 µs for one regular
+    expression of all the words and 0.4 / 11 µs for one ``in`` test per word). It keeps the GIL:
+    ahocorasick-rs, faster on long texts, releases it, and the hand-over to a waiting thread (a
+    span exporter's) cost ~3 µs per short payload in the probe benchmark."""
     try:
-        from ahocorasick_rs import AhoCorasick
+        from ahocorasick import Automaton
     except ImportError:  # pragma: no cover - every supported platform has a wheel
-        return _has_trigger_loop
-    find: Callable[[str], object] = AhoCorasick(list(_ALL_TRIGGERS)).find_matches_as_indexes
-    return find  # the matches: an empty list when there are none
+        return re.compile("|".join(map(re.escape, _ALL_TRIGGERS))).search
+    automaton = Automaton()
+    for word in _ALL_TRIGGERS:
+        automaton.add_word(word, word)
+    automaton.make_automaton()
+    matches = automaton.iter
+
+    def has_trigger(lowered: str) -> object:
+        return next(matches(lowered), None)
+
+    return has_trigger
 
 
 _has_trigger = _trigger_scan()
@@ -147,10 +179,8 @@ class Redactor:
         secrets apply. Otherwise values under sensitive keys are replaced structurally, the
         JSON text is scrubbed in one pass (only the prefix that can reach the output), then cut.
         """
-        try:  # _to_json, inlined: this runs for every captured payload
-            text: str | None = (
-                "".join(_C_ENCODE(value, 0)) if _C_ENCODE is not None else _ENCODER.encode(value)
-            )
+        try:
+            text: str | None = _to_json(value)
         except (TypeError, ValueError, RecursionError):  # circular or odd: the structural path
             text = None
         if text is not None and not _has_trigger(text.lower()):
@@ -171,10 +201,11 @@ class Redactor:
         When neither JSON text holds a credential-looking word, nothing is left to do but the
         custom patterns and remembered secrets; otherwise each goes through :meth:`capture`.
         """
-        if _C_ENCODE is not None and not self._remembered and not self._custom:
+        if _ORJSON is not None and not self._remembered and not self._custom:
             try:
-                one, two = "".join(_C_ENCODE(first, 0)), "".join(_C_ENCODE(second, 0))
-            except (TypeError, ValueError, RecursionError):
+                one = _ORJSON(first, str, _ORJSON_OPTIONS).decode()
+                two = _ORJSON(second, str, _ORJSON_OPTIONS).decode()
+            except TypeError:
                 return self.capture(first), self.capture(second)
             limit = self.max_bytes // 4  # at most max_bytes of UTF-8 either way: no cut needed
             # (a word across the seam only costs a rescan)

@@ -145,11 +145,11 @@ class Scope:
         dict, the caller's to change)."""
         chain = self._chain
         if chain is None:
-            chain = self._chain_only()
+            chain = self.chain()
         run = self.run
         return {**run.attrs, **chain} if run is not None else dict(chain)
 
-    def _chain_only(self) -> Attributes:
+    def chain(self) -> Attributes:
         """The own attributes of this call and its enclosing ones (cached; never mutated, so
         a scope without own attributes shares its parent's dict)."""
         chain = self._chain
@@ -160,7 +160,7 @@ class Scope:
             else:
                 chain = parent._chain
                 if chain is None:
-                    chain = parent._chain_only()
+                    chain = parent.chain()
             if self._own_fn is not None:
                 chain = {**chain, **self._own_fn(self._own_src)}
             self._chain = chain
