@@ -173,7 +173,7 @@ def {name}({signature}):
             _fs_run = _fs_scope.run
             _fs_span.set_attributes({{
                 **(_fs_run.attrs if _fs_run is not None else _fs_no_attributes),
-                **_fs_scope.chain(),
+                **(_fs_parent.chain() if _fs_parent is not None else _fs_no_attributes),
                 **_fs_attributes,
                 **_fs_finish(_fs_scope, self, _fs_args, _fs_kwargs, _fs_result, _fs_capture),
                 _fs_span_kind_key: _fs_kind,

@@ -176,7 +176,7 @@ def describe_trigger(
 ) -> tuple[str, Attributes]:
     event = arg(args, kwargs, 0, "event")
     trigger_id = _text(getattr(event, "trigger_id", "")) or "trigger"
-    attrs: Attributes = {}
+    attrs: Attributes = _trigger_own(event)
     if capture is not None and (payload := getattr(event, "payload", None)) is not None:
         attrs[semconv.NODE_INPUTS] = capture.capture(payload)
     return f"trigger {trigger_id}", attrs
@@ -234,7 +234,8 @@ def _node_facts(instance: Any, node: Any) -> tuple[Any, str, Attributes, Attribu
         attrs[semconv.ERROR_STRATEGY] = strategy
     node_type = _text(getattr(node, "type", "")) or "node"
     title = _text(getattr(node, "title", "")) or _text(getattr(node, "id", ""))
-    facts = (node, f"{node_type} {title}", attrs, _node_identity(node))
+    identity = _node_identity(node)  # the scope's own attributes: describe returns them too
+    facts = (node, f"{node_type} {title}", {**identity, **attrs}, identity)
     if len(_NODE_FACTS) >= _NODE_FACTS_MAX:
         _NODE_FACTS.clear()
     _NODE_FACTS[id(node)] = facts
@@ -346,14 +347,16 @@ def describe_iteration(
     scope: Scope, instance: Any, args: Args, kwargs: Kwargs, capture: Redactor | None
 ) -> tuple[str, Attributes]:
     _note_run_id(scope)
-    return f"iteration[{int(arg(args, kwargs, 0, 'index', 0))}]", {}
+    index = int(arg(args, kwargs, 0, "index", 0))
+    return f"iteration[{index}]", {semconv.ITERATION_INDEX: index}
 
 
 def describe_loop(
     scope: Scope, instance: Any, args: Args, kwargs: Kwargs, capture: Redactor | None
 ) -> tuple[str, Attributes]:
     _note_run_id(scope)
-    return f"loop[{int(arg(args, kwargs, 0, 'index', 0))}]", {}
+    index = int(arg(args, kwargs, 0, "index", 0))
+    return f"loop[{index}]", {semconv.LOOP_INDEX: index}
 
 
 # -- calls made inside a node: llm, retrieval, embedding, http, tool, code ---------------------

@@ -7,7 +7,7 @@ A new library is one module ``probe/targets_<library>.py`` exposing ``TARGET_SET
 point in the ``flowscope.probe_targets`` group): nothing else in the probe changes.
 
 Hot-path rule: ``enter`` runs for every call, sampled or not, so it only reads a few attributes;
-everything else (``start``, ``end``, ``name``) runs only for kept spans.
+everything else (``describe``, ``finish``) runs only for kept spans.
 """
 
 from __future__ import annotations
@@ -174,6 +174,7 @@ class Scope:
         return scope
 
 
+# Returns the call's scope, whose ``parent`` is the scope it was given.
 Enter = Callable[[Scope | None, Any, Args, Kwargs], Scope]
 # ``Redactor | None``: None when content capture is switched off.
 Describe = Callable[[Scope, Any, Args, Kwargs, "Redactor | None"], tuple[str, Attributes]]
@@ -201,7 +202,9 @@ class Target:
     kind: str
     params: tuple[str, ...]
     enter: Enter
-    describe: Describe  # span name + start attributes (kept spans only)
+    # span name + start attributes, which include the scope's own ones (kept spans only): a
+    # kept span gets the enclosing scopes' chain, these, then what ``finish`` returns
+    describe: Describe
     finish: Finish = _no_attributes  # attributes from the result (kept spans only)
     observe: Observe | None = None  # every call, kept or not (usage accounting)
     prepare: Prepare | None = None  # rewrite arguments inside the span (header injection)
