@@ -171,22 +171,29 @@ def main(argv: Sequence[str] | None = None) -> int:
     def probe_call() -> Any:
         return runner.execute_node(spec, ctx)  # as the runner calls it: bound
 
-    # Node calls happen inside a kept workflow run: enter one (the run's root span itself is
-    # not part of the per-node cost).
+    bare_tracer = _provider(DiscardingExporter()).get_tracer("bench")
+    off_tracer = _provider(DiscardingExporter(), sampler=ALWAYS_OFF).get_tracer("bench")
+    probe_provider = _provider(DiscardingExporter())
+
+    # Node calls happen inside a kept workflow run: enter one, its root span current (the root
+    # span itself is not part of the per-node cost). Every mode's span is then a child, as a
+    # node's span is in a real run: none starts a trace of its own.
+    from opentelemetry import context as otel_context
+    from opentelemetry.trace import set_span_in_context
+
     from probe._wrappers import _SCOPE
     from probe.spec import Run, Scope
 
-    run_scope = Scope(None, Run(1 << 70, "Bench", {"flowscope.workflow.name": "Bench"}), None)
-    run_scope.sampled = True
+    root = probe_provider.get_tracer("bench").start_span("invoke_workflow Bench")
+    run = Run(root.get_span_context().trace_id, "Bench", {"flowscope.workflow.name": "Bench"})
+    run_scope = Scope(None, run, None)
+    run_scope.sampled, run_scope.span = True, root
     _SCOPE.set(run_scope)
+    otel_context.attach(set_span_in_context(root))
 
     # The attributes the probe records on this node's span, for the bare SDK spans.
     name = "iteration Each item"
     attributes = _probe_attributes(probe_call, keep)
-
-    bare_tracer = _provider(DiscardingExporter()).get_tracer("bench")
-    off_tracer = _provider(DiscardingExporter(), sampler=ALWAYS_OFF).get_tracer("bench")
-    probe_provider = _provider(DiscardingExporter())
     configs: dict[str, tuple[Any, bool]] = {
         "drop": (drop, True),
         "drop_const": (_ConstantDrop(), True),

@@ -206,7 +206,7 @@ def _node_own(src: Any) -> Attributes:
     node = src[0]
     facts = _NODE_FACTS.get(id(node))
     if facts is not None and facts[0] is node:
-        return facts[3]
+        return facts[2]
     return _node_identity(node)
 
 
@@ -221,11 +221,11 @@ def _node_identity(node: Any) -> Attributes:
 # What a kept node span needs from the node's spec — span name, start attributes, identity —
 # worked out once per spec object (specs are immutable and live as long as their app), keyed by
 # id() and checked by identity (the entry holds the spec, so its id is not reused). Bounded.
-_NODE_FACTS: dict[int, tuple[Any, str, Attributes, Attributes]] = {}
+_NODE_FACTS: dict[int, tuple[Any, tuple[str, Attributes], Attributes]] = {}
 _NODE_FACTS_MAX = 4096
 
 
-def _node_facts(instance: Any, node: Any) -> tuple[Any, str, Attributes, Attributes]:
+def _node_facts(instance: Any, node: Any) -> tuple[Any, tuple[str, Attributes], Attributes]:
     facts = _NODE_FACTS.get(id(node))
     if facts is not None and facts[0] is node:
         return facts
@@ -235,16 +235,44 @@ def _node_facts(instance: Any, node: Any) -> tuple[Any, str, Attributes, Attribu
     node_type = _text(getattr(node, "type", "")) or "node"
     title = _text(getattr(node, "title", "")) or _text(getattr(node, "id", ""))
     identity = _node_identity(node)  # the scope's own attributes: describe returns them too
-    facts = (node, f"{node_type} {title}", {**identity, **attrs}, identity)
+    facts = (node, (f"{node_type} {title}", {**identity, **attrs}), identity)
     if len(_NODE_FACTS) >= _NODE_FACTS_MAX:
         _NODE_FACTS.clear()
     _NODE_FACTS[id(node)] = facts
     return facts
 
 
-def enter_node(parent: Scope | None, instance: Any, args: Args, kwargs: Kwargs) -> Scope:
-    src = args if len(args) == 2 else (arg(args, kwargs, 0, "node"), arg(args, kwargs, 1, "ctx"))
-    return Scope(parent, parent.run if parent is not None else None, src[0].type, _node_own, src)
+class NodeScope(Scope):
+    """The scope of one node execution; the class itself is the target's ``enter`` hook.
+
+    It runs for every node call, kept or not, so it sets the fields itself: one Python call
+    instead of an ``enter`` function calling ``Scope``.
+    """
+
+    __slots__ = ()
+
+    def __init__(self, parent: Scope | None, instance: Any, args: Args, kwargs: Kwargs) -> None:
+        src = (
+            args if len(args) == 2 else (arg(args, kwargs, 0, "node"), arg(args, kwargs, 1, "ctx"))
+        )
+        run = parent.run if parent is not None else None
+        self.parent = parent
+        self.run = run
+        self.node_type = src[0].type
+        self.sampled = False
+        self.span = None
+        self._chain = None
+        self._own_fn = _node_own
+        self._own_src = src
+        if run is not None:
+            self.workflow = run.workflow
+            self.trace_id = run.trace_id
+        else:  # a call outside any workflow run: its own trace
+            self.workflow = None
+            self.trace_id = random.getrandbits(128) or 1
+
+
+enter_node = NodeScope
 
 
 def _note_run_id(scope: Scope) -> None:
@@ -285,7 +313,7 @@ def describe_node(
     facts = _NODE_FACTS.get(id(node))
     if facts is None or facts[0] is not node:
         facts = _node_facts(instance, node)
-    return facts[1], facts[2]  # shared: callers only read them
+    return facts[1]  # (name, attributes), shared: callers only read them
 
 
 _RETRY_KEY, _STATUS_KEY = semconv.RETRY_ATTEMPT, semconv.NODE_STATUS
@@ -295,18 +323,21 @@ _INPUTS_KEY, _OUTPUTS_KEY = semconv.NODE_INPUTS, semconv.NODE_OUTPUTS
 def finish_node(
     scope: Scope, instance: Any, args: Args, kwargs: Kwargs, result: Any, capture: Redactor | None
 ) -> Attributes:
-    attempts = getattr(result, "attempts", 1)
+    try:  # workflow_core's NodeResult: plain attribute reads
+        status, attempts = result.status, result.attempts
+        inputs, outputs, error = result.inputs, result.outputs, result.error
+    except AttributeError:  # another result type: read what it has
+        status, attempts = getattr(result, "status", None), getattr(result, "attempts", 1)
+        inputs, outputs = getattr(result, "inputs", None), getattr(result, "outputs", None)
+        error = getattr(result, "error", None)
     if type(attempts) is not int or not attempts:
         attempts = int(attempts or 1)
     attrs: Attributes
     if capture is not None:
-        inputs, outputs = capture.capture_pair(
-            getattr(result, "inputs", None) or {}, getattr(result, "outputs", None) or {}
-        )
+        inputs, outputs = capture.capture_pair(inputs or {}, outputs or {})
         attrs = {_RETRY_KEY: attempts, _INPUTS_KEY: inputs, _OUTPUTS_KEY: outputs}
     else:
         attrs = {_RETRY_KEY: attempts}
-    status = getattr(result, "status", None)
     if type(status) is not str:
         status = "" if status is None else str(status)
     if status:
@@ -315,7 +346,7 @@ def finish_node(
             attrs[semconv.ERROR_STRATEGY_OUTCOME] = "handled"
         elif status == "failed" and _error_strategy(instance, arg(args, kwargs, 0, "node")):
             attrs[semconv.ERROR_STRATEGY_OUTCOME] = "failed"
-    if error := getattr(result, "error", None):
+    if error:
         attrs["flowscope.error.message"] = capture.scrub(_text(error)) if capture else "error"
     return attrs
 
