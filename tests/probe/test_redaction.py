@@ -146,3 +146,55 @@ def test_capture_pair_equals_two_captures_for_every_kind_of_payload() -> None:
                 assert redactor.capture_pair(first, second) == expected
     assert "internal-42" not in custom.capture_pair({}, payloads[-1])[1]
     assert "hunter2-secret" not in remembering.capture_pair(payloads[-1], {})[0]
+
+
+def test_trigger_scan_finds_exactly_what_one_in_test_per_word_finds() -> None:
+    from probe.redaction import _ALL_TRIGGERS, _has_trigger
+
+    texts = [
+        "",
+        '{"iterator_length":0}',
+        '{"output":[]}',
+        "plain prose about translation " * 40,  # long: no word anywhere
+        "plain prose " * 100 + "and a token at the end",  # the word past 1 KB
+        "x-api-key",
+        "basically",
+        "ghp_ and gho_",
+        "日本語のテキスト" * 50 + "secret",
+        *(f"..{word}.." for word in _ALL_TRIGGERS),
+    ]
+    for text in texts:
+        lowered = text.lower()
+        assert bool(_has_trigger(lowered)) == any(w in lowered for w in _ALL_TRIGGERS), text
+
+
+def test_a_key_written_with_the_kelvin_sign_is_still_redacted() -> None:
+    # "\u212a" (KELVIN SIGN) lowers to an ASCII "k": the scan runs on lowered text.
+    captured = Redactor().capture({"api_\u212aey": "sk-abcdefghijklmnopqrstuvwx"})
+    assert "sk-abcdefghijklmnopqrstuvwx" not in captured
+
+
+def test_values_orjson_refuses_fall_back_to_the_standard_encoder() -> None:
+    huge = {"n": 2**80, "text": "hello"}  # past 64 bits
+    deep: list[object] = []
+    node = deep
+    for _ in range(300):  # nesting past orjson's limit of 254
+        node.append([])
+        node = node[0]  # type: ignore[assignment]
+    redactor = Redactor(max_bytes=1 << 20)
+    assert redactor.capture(huge) == json.dumps(huge, separators=(",", ":"))
+    assert redactor.capture_pair(huge, {"ok": 1}) == (redactor.capture(huge), '{"ok":1}')
+    assert redactor.capture(deep) == json.dumps(deep, separators=(",", ":"))
+
+
+def test_secret_inside_a_dataclass_payload_is_redacted() -> None:
+    import dataclasses
+
+    @dataclasses.dataclass
+    class Credentials:
+        user: str
+        api_key: str
+
+    captured = Redactor().capture({"auth": Credentials("ann", "sk-abcdefghijklmnopqrstuvwx")})
+    assert "sk-abcdefghijklmnopqrstuvwx" not in captured
+    assert "ann" in captured
