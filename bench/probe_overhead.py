@@ -22,7 +22,10 @@ reverse order. After each re-instrumentation (the probe's modes differ in config
 new wrapper gets ``--warm`` untimed calls: fresh code runs unspecialised at first, which would
 otherwise charge a warm-up to every batch that the instrumented host pays once. Kept spans go
 through a BatchSpanProcessor into an exporter that discards them, for the probe and the bare
-SDK alike; every span is the child of a current root span, as a node's is in a real run.
+SDK alike, and every batch starts with their queues flushed: a batch of ``--calls`` (below the
+export batch size) then measures the calling thread's cost alone, not when an exporter thread
+happened to wake (the warm-up spans' export would otherwise land in the probe's batches). Every
+span is the child of a current root span, as a node's is in a real run.
 
 Targets: ``drop_ratio = drop_path_us / otel_drop_us <= 0.2`` and
 ``sampled_ratio = sampled_us / otel_bare_us <= 1.15``. The last stdout line is one JSON object.
@@ -178,9 +181,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     def probe_call() -> Any:
         return runner.execute_node(spec, ctx)  # as the runner calls it: bound
 
-    bare_tracer = _provider(DiscardingExporter()).get_tracer("bench")
-    off_tracer = _provider(DiscardingExporter(), sampler=ALWAYS_OFF).get_tracer("bench")
+    bare_provider = _provider(DiscardingExporter())
+    off_provider = _provider(DiscardingExporter(), sampler=ALWAYS_OFF)
     probe_provider = _provider(DiscardingExporter())
+    bare_tracer = bare_provider.get_tracer("bench")
+    off_tracer = off_provider.get_tracer("bench")
+    providers = (bare_provider, off_provider, probe_provider)
 
     # Node calls happen inside a kept workflow run: enter one, its root span current (the root
     # span itself is not part of the per-node cost). Every mode's span is then a child, as a
@@ -253,6 +259,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         # before it, an exporter's wake-up) then biases no mode.
         for mode, (call, config) in order if index % 2 == 0 else reversed(order):
             use(config)
+            for provider in providers:  # untimed: no batch pays for earlier spans' export
+                provider.force_flush()
             per_round[mode].append(_time(call, args.calls))
     probe.uninstrument()
 
