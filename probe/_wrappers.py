@@ -209,6 +209,16 @@ _PREPARE = (
 _RECORD = "_fs_record(_fs_kind, _fs_scope.workflow, _fs_scope.node_type, {error})"
 
 
+def _failure_test(target: Target) -> str | None:
+    """The expression telling a returned result that counts as an error (None: none does)."""
+    tests = []
+    if target.failed_statuses:  # inline: no call for the commonest test
+        tests.append('getattr(_fs_result, "status", None) in _fs_failed_statuses')
+    if target.failed is not None:
+        tests.append("_fs_failed(_fs_result)")
+    return " or ".join(tests) or None
+
+
 def _source(fields: dict[str, str], target: Target, counts: bool) -> str:
     """The wrapper's source for ``target``: only the lines its hooks need.
 
@@ -219,12 +229,13 @@ def _source(fields: dict[str, str], target: Target, counts: bool) -> str:
     observe = "_fs_observe(_fs_scope, self, _fs_args, _fs_kwargs, _fs_result)\n"
     has_observe = target.observe is not None
     success, error = _RECORD.format(error=False), _RECORD.format(error=True)
-    if target.failed is None:
+    failed = _failure_test(target)
+    if failed is None:
         record_dropped = f"        if _fs_sampler.record_successes:\n            {success}\n"
         if not counts:
             record_dropped = f"        {success}\n"
     else:
-        record_dropped = f"        if _fs_failed(_fs_result):\n            {error}\n" + (
+        record_dropped = f"        if {failed}:\n            {error}\n" + (
             f"        elif _fs_sampler.record_successes:\n            {success}\n"
             if counts
             else f"        else:\n            {success}\n"
@@ -238,10 +249,10 @@ def _source(fields: dict[str, str], target: Target, counts: bool) -> str:
         observe_kept=" " * 12 + observe if has_observe else "",
         observe_dropped=" " * 8 + observe if has_observe else "",
         failed_kept=(
-            "            if _fs_failed(_fs_result):\n"
+            f"            if {failed}:\n"
             "                _fs_error = True\n"
             "                _fs_span.set_status(_fs_error_status)\n"
-            if target.failed is not None
+            if failed is not None
             else ""
         ),
         record_kept=(
@@ -309,6 +320,7 @@ def _namespace(target: Target, runtime: Runtime) -> dict[str, Any]:
         "_fs_observe": target.observe,
         "_fs_prepare": target.prepare,
         "_fs_failed": target.failed,
+        "_fs_failed_statuses": target.failed_statuses,
         "_fs_sampler": sampler,
         "_fs_capture": runtime.capture,
         "_fs_where": target.target,

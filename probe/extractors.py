@@ -130,10 +130,6 @@ def finish_workflow(
     return attrs
 
 
-def workflow_failed(result: Any) -> bool:
-    return getattr(result, "status", None) == "failed"
-
-
 # -- trigger delivery (root of an event's trace) -----------------------------------------------
 
 
@@ -349,10 +345,6 @@ def finish_node(
     if error:
         attrs["flowscope.error.message"] = capture.scrub(_text(error)) if capture else "error"
     return attrs
-
-
-def node_failed(result: Any) -> bool:
-    return getattr(result, "status", None) in ("failed", "exception")
 
 
 # -- rounds of iteration / loop nodes ---------------------------------------------------------

@@ -209,6 +209,8 @@ class Target:
     observe: Observe | None = None  # every call, kept or not (usage accounting)
     prepare: Prepare | None = None  # rewrite arguments inside the span (header injection)
     failed: Failed | None = None  # a returned result that counts as an error
+    # … or whose ``status`` attribute is one of these (tested inline, no call)
+    failed_statuses: frozenset[str] = frozenset()
     critical: bool = False
 
     def __post_init__(self) -> None:

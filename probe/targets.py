@@ -32,7 +32,7 @@ WORKFLOW_CORE = TargetSet(
             enter=x.enter_workflow,
             describe=x.describe_workflow,
             finish=x.finish_workflow,
-            failed=x.workflow_failed,
+            failed_statuses=frozenset({"failed"}),
         ),
         Target(
             "workflow_core.runner:WorkflowRunner.execute_node",
@@ -41,7 +41,7 @@ WORKFLOW_CORE = TargetSet(
             enter=x.enter_node,
             describe=x.describe_node,
             finish=x.finish_node,
-            failed=x.node_failed,
+            failed_statuses=frozenset({"failed", "exception"}),
         ),
         Target(
             "workflow_core.providers.base:LLMClient.invoke",
