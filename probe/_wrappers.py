@@ -4,7 +4,8 @@
 Order for every call: read the enclosing :class:`~probe.spec.Scope`, let the target build its
 own (cheap), ask the sampler. A dropped call then runs the wrapped function directly — no
 OpenTelemetry SDK work at all — with only the scope pushed so nested calls keep their node
-identity; a kept call gets an SDK span. Either way the sampler's ``record`` sees the call.
+identity; a kept call gets an SDK span. The sampler counts every call in ``decide`` and hears
+of failures through ``record`` (of successes too when it asks: ``record_successes``).
 
 Failures of the probe itself are reported through :mod:`probe.guard` and the host call goes on;
 the host's own exceptions are re-raised untouched (bare ``raise``), with their traceback.
@@ -192,7 +193,7 @@ def {name}({signature}):
         _fs_result = {call}
     except BaseException:
         _fs_reset_scope(_fs_token)
-        _fs_record_error(_fs_sampler, _fs_kind, _fs_scope, True, _fs_where)
+        _fs_record_guarded(_fs_sampler, _fs_kind, _fs_scope, True, _fs_where)
         raise
     _fs_reset_scope(_fs_token)
     try:
@@ -257,9 +258,9 @@ def _source(fields: dict[str, str], target: Target, counts: bool) -> str:
         ),
         record_kept=(
             "if _fs_error or _fs_sampler.record_successes:\n"
-            "            _fs_record_error(_fs_sampler, _fs_kind, _fs_scope, _fs_error, _fs_where)"
+            "            _fs_record_guarded(_fs_sampler, _fs_kind, _fs_scope, _fs_error, _fs_where)"
             if counts
-            else "_fs_record_error(_fs_sampler, _fs_kind, _fs_scope, _fs_error, _fs_where)"
+            else "_fs_record_guarded(_fs_sampler, _fs_kind, _fs_scope, _fs_error, _fs_where)"
         ),
         record_dropped=record_dropped,
     )
@@ -326,7 +327,7 @@ def _namespace(target: Target, runtime: Runtime) -> dict[str, Any]:
         "_fs_where": target.target,
         "_fs_decide": sampler.decide,
         "_fs_record": sampler.record,
-        "_fs_record_error": _record,
+        "_fs_record_guarded": _record,
         "_fs_report": guard.report,
         "_fs_get_scope": _SCOPE.get,
         "_fs_set_scope": _SCOPE.set,
