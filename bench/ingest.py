@@ -41,6 +41,8 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 from opentelemetry.proto.common.v1.common_pb2 import KeyValue
 from opentelemetry.proto.trace.v1.trace_pb2 import Span, Status
 
+from bench.readiness import wait_until_store_ready
+
 WORKFLOWS = ("SEO Slug Generator", "translation_workflow", "Document chat", "Deep research")
 NODE_TYPES = ("start", "llm", "code", "template-transform", "if-else", "llm", "end")
 MODELS = (("openai", "gpt-4o-mini"), ("openai", "gpt-4o"), ("anthropic", "claude-3-5-haiku"))
@@ -228,15 +230,7 @@ class Collector:
             cwd=workdir,
         )
         log.close()
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"{self.url}/healthz", timeout=2).json()["store_ready"]:
-                    return
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.2)
-        raise RuntimeError("collector did not start")
+        wait_until_store_ready(self.url, 120, process=self.proc, log=workdir / "collector.log")
 
     def health(self, client: httpx.Client | None = None) -> dict[str, Any]:
         get = client.get if client is not None else httpx.get

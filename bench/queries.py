@@ -41,8 +41,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import httpx
-
+from bench.readiness import wait_until_store_ready
 from collector.storage import queries, schema, stats
 from collector.storage.store import ClickHouseStore
 from dashboard.client import CollectorClient
@@ -180,18 +179,7 @@ def collector(store_dir: Path, workdir: Path) -> Iterator[CollectorClient]:
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 300
-        while True:
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(
-                    f"collector not ready: {(workdir / 'collector.log').read_text()}"
-                )
-            try:
-                if httpx.get(f"{url}/healthz", timeout=2).json()["store_ready"]:
-                    break
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.5)
+        wait_until_store_ready(url, 300, process=proc, log=workdir / "collector.log", poll_s=0.5)
         client = CollectorClient(url)
         try:
             yield client
