@@ -61,14 +61,20 @@ def test_every_acknowledged_event_completes_exactly_once_across_kill_9(
             acked[key] = response.json()["event_id"]
 
     service.start()
+    store = open_store(db_url)
+    queue = TriggerEventQueue(store.engine)
     keys = [f"mail-{i}" for i in range(N_EVENTS)]
     for key in keys[:KILL_AFTER]:
         send(key)
     assert len(acked) == KILL_AFTER
+    # Kill while a run is in flight: wait until the store shows one (a run takes well over the
+    # 10 ms between looks: every LLM call alone is delayed 60 ms), then kill at once.
+    deadline = time.monotonic() + 30
+    while not any(e.status == "running" for e in queue.list()):
+        assert time.monotonic() < deadline, "no run was ever seen in flight"
+        time.sleep(0.01)
     service.kill9()  # workers are mid-run: the backlog is pending / running
 
-    store = open_store(db_url)
-    queue = TriggerEventQueue(store.engine)
     unfinished = [e for e in queue.list() if e.status != "succeeded"]
     interrupted = [e.id for e in unfinished if e.status == "running"]
     assert interrupted, "the kill came when no run was in flight"
