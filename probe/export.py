@@ -241,8 +241,13 @@ class _UsageMeters:
 def _log_export(settings: ProbeSettings, resource: Resource, pipeline: Pipeline) -> None:
     """OTLP log export (opt-in with OTEL_LOGS_EXPORTER=otlp): a handler on the root logger."""
     from opentelemetry.exporter.otlp.proto.http._log_exporter import OTLPLogExporter
-    from opentelemetry.sdk._logs import LoggerProvider, LoggingHandler
+    from opentelemetry.sdk._logs import LoggerProvider
     from opentelemetry.sdk._logs.export import BatchLogRecordProcessor
+
+    try:  # where OpenTelemetry keeps the handler now
+        from opentelemetry.instrumentation.logging.handler import LoggingHandler
+    except ImportError:  # pragma: no cover - older releases: the SDK's own (deprecated since)
+        from opentelemetry.sdk._logs import LoggingHandler  # type: ignore[assignment]
 
     provider = LoggerProvider(resource=resource, shutdown_on_exit=False)
     provider.add_log_record_processor(
