@@ -30,7 +30,11 @@ from typing import Any
 
 from bench.sampling import collector, free_port
 
-CORPUS = Path(os.environ.get("FLOWSCOPE_CORPUS", "/work/shared/dify-dsl"))
+CORPUS = Path(
+    os.environ.get("FLOWSCOPE_CORPUS")
+    or os.environ.get("FLOWSCOPE_DSL_CORPUS")
+    or Path(__file__).resolve().parents[2] / "shared" / "dify-dsl"  # ../shared/dify-dsl
+)
 WORKFLOW = CORPUS / "SEO_Slug_Generator.yml"
 BIN = Path(sys.executable).parent
 

@@ -43,7 +43,8 @@ import httpx
 import yaml
 
 CORPUS = Path(
-    os.environ.get("FLOWSCOPE_DSL_CORPUS")
+    os.environ.get("FLOWSCOPE_CORPUS")
+    or os.environ.get("FLOWSCOPE_DSL_CORPUS")
     or Path(__file__).resolve().parents[2] / "shared" / "dify-dsl"
 )
 SEO_FILE = "SEO_Slug_Generator.yml"

@@ -11,8 +11,10 @@ _DEFAULT_CORPUS = Path(__file__).resolve().parent.parent.parent / "shared" / "di
 
 
 def corpus_dir() -> Path:
-    """``FLOWSCOPE_DSL_CORPUS`` if set, else ``../shared/dify-dsl`` next to the repository."""
-    return Path(os.environ.get("FLOWSCOPE_DSL_CORPUS") or _DEFAULT_CORPUS)
+    """``FLOWSCOPE_CORPUS`` (or its older name ``FLOWSCOPE_DSL_CORPUS``) if set, else
+    ``../shared/dify-dsl`` next to the repository."""
+    chosen = os.environ.get("FLOWSCOPE_CORPUS") or os.environ.get("FLOWSCOPE_DSL_CORPUS")
+    return Path(chosen or _DEFAULT_CORPUS)
 
 
 @dataclass(frozen=True)

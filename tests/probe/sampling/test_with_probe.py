@@ -21,7 +21,8 @@ from probe.sampling.sampler import PolicySampler
 from probe.settings import ProbeSettings
 
 CORPUS = Path(
-    os.environ.get("FLOWSCOPE_DSL_CORPUS")
+    os.environ.get("FLOWSCOPE_CORPUS")
+    or os.environ.get("FLOWSCOPE_DSL_CORPUS")
     or Path(__file__).resolve().parents[4] / "shared/dify-dsl"
 )
 POLICY = {
