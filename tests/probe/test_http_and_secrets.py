@@ -20,7 +20,7 @@ from workflow_core.runner import WorkflowRunner
 from workflow_core.sandbox import CodeSandbox
 from workflow_core.settings import RunSettings
 
-CORPUS = Path("/work/shared/dify-dsl")
+CORPUS = Path(__file__).resolve().parents[3] / "shared" / "dify-dsl"  # ../shared
 API_KEY = "282856915996906898.lqe1hPL1OpFHfNAoMc1PdOToeximcTrw"
 
 

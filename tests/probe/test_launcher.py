@@ -14,7 +14,7 @@ from otlp_receiver import ReceivedSpan, Receiver, otlp_receiver
 
 from probe.launcher.cli import SITE_DIR
 
-CORPUS = Path("/work/shared/dify-dsl")
+CORPUS = Path(__file__).resolve().parents[3] / "shared" / "dify-dsl"  # ../shared
 BIN = Path(sys.executable).parent
 TITLE = "How to brew great coffee at home"
 

@@ -9,7 +9,7 @@ import yaml
 
 from probe.redaction import REDACTED, Redactor, is_sensitive_key
 
-CORPUS = Path("/work/shared/dify-dsl")
+CORPUS = Path(__file__).resolve().parents[3] / "shared" / "dify-dsl"  # ../shared
 TEXT_TO_CARD_KEY = "282856915996906898.lqe1hPL1OpFHfNAoMc1PdOToeximcTrw"
 
 

@@ -22,7 +22,7 @@ from probe.targets import WORKFLOW_CORE
 from workflow_core.dsl import load_app
 from workflow_core.errors import InputError
 
-CORPUS = Path("/work/shared/dify-dsl")
+CORPUS = Path(__file__).resolve().parents[3] / "shared" / "dify-dsl"  # ../shared
 REPO = Path(__file__).resolve().parents[2]
 
 

@@ -20,7 +20,7 @@ from workflow_core.store.models import WorkflowRun
 from workflow_core.store.queries import RunHistory, jsonable
 from workflow_core.store.sql_store import SqlRunStore
 
-CORPUS = Path("/work/shared/dify-dsl")
+CORPUS = Path(__file__).resolve().parents[3] / "shared" / "dify-dsl"  # ../shared
 T0 = datetime(2026, 11, 20, 8, 0, tzinfo=UTC)
 
 

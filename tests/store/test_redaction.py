@@ -17,7 +17,7 @@ from probe.redaction import Redactor as ProbeRedactor
 from workflow_core.store.errors import StoreConfigError
 from workflow_core.store.redaction import REDACTED, Redactor, is_sensitive_key, parse_patterns
 
-CARD_DSL = Path("/work/shared/dify-dsl/Text_to_Card_Iteration.yml")
+CARD_DSL = Path(__file__).resolve().parents[3] / "shared/dify-dsl/Text_to_Card_Iteration.yml"
 CARD_API_KEY = "282856915996906898.lqe1hPL1OpFHfNAoMc1PdOToeximcTrw"
 
 SAMPLES: list[Any] = [

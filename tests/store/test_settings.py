@@ -90,7 +90,7 @@ def test_a_server_database_is_never_migrated_behind_the_admins_back(server_url: 
 
 
 def test_open_for_app_is_the_one_line_wiring_of_flowscope_run(db_url: URL) -> None:
-    app = load_app(Path("/work/shared/dify-dsl/json-repair.yml"))
+    app = load_app(Path(__file__).resolve().parents[3] / "shared/dify-dsl/json-repair.yml")
     environ = {"FLOWSCOPE_DATABASE_URL": db_url.render_as_string(hide_password=False)}
     if db_url.get_backend_name() != "sqlite":
         environ["FLOWSCOPE_DB_AUTO_MIGRATE"] = "1"

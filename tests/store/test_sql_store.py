@@ -29,7 +29,7 @@ from workflow_core.store.redaction import REDACTED, Redactor
 from workflow_core.store.sql_store import SqlRunStore
 from workflow_core.store.types import utcnow
 
-CORPUS = Path("/work/shared/dify-dsl")
+CORPUS = Path(__file__).resolve().parents[3] / "shared" / "dify-dsl"  # ../shared
 TRANSLATION_INPUTS = {
     "country": "France",
     "source_lang": "English",
