@@ -87,8 +87,13 @@ _ZERO_TRACE_ID = bytes(16)
 _ZERO_SPAN_ID = bytes(8)
 
 
+# The store's DateTime64(9) ends at 2**63 - 1 ns after the epoch (2262-04-11T23:47:16Z); a later
+# time (OTLP allows up to 2**64 - 1) would make the insert of its whole batch fail.
+_LAST_STORABLE_NANO = 2**63 - 1
+
+
 def _id_problem(span: Span) -> str:
-    """Why a span's ids are invalid, or "" when they are fine."""
+    """Why a span cannot be stored (bad ids, a time past 2262), or "" when it can."""
     trace_id, span_id, parent = span.trace_id, span.span_id, span.parent_span_id
     if len(trace_id) != 16 or trace_id == _ZERO_TRACE_ID:
         return f"span {span.name!r}: trace_id must be 16 non-zero bytes"
@@ -96,11 +101,21 @@ def _id_problem(span: Span) -> str:
         return f"span {span.name!r}: span_id must be 8 non-zero bytes"
     if parent and len(parent) != 8:
         return f"span {span.name!r}: parent_span_id must be empty or 8 bytes"
+    if (
+        span.start_time_unix_nano > _LAST_STORABLE_NANO
+        or span.end_time_unix_nano > _LAST_STORABLE_NANO
+        or any(event.time_unix_nano > _LAST_STORABLE_NANO for event in span.events)
+    ):
+        return (
+            f"span {span.name!r}: a start, end or event time is past 2262-04-11T23:47:16Z "
+            f"(time_unix_nano above {_LAST_STORABLE_NANO}), beyond what the store can hold"
+        )
     return ""
 
 
 def reject_invalid_spans(request: ExportTraceServiceRequest) -> tuple[int, str]:
-    """Drop spans whose ids are not 16/8 bytes; returns (rejected count, first reason)."""
+    """Drop spans the store cannot hold (ids not 16/8 bytes, times past 2262); returns
+    (rejected count, first reason)."""
     rejected = 0
     reason = ""
     for resource_spans in request.resource_spans:

@@ -142,6 +142,27 @@ def test_invalid_span_ids_are_rejected_as_partial_success(guarded: CollectorProc
     assert [s["name"] for s in got["spans"]] == ["kept"]
 
 
+def test_span_timed_past_2262_is_rejected_alone_and_its_batch_stored(
+    guarded: CollectorProcess,
+) -> None:
+    far = good_span("far future", 8)
+    far.start_time_unix_nano, far.end_time_unix_nano = 2**63 + 5, 2**63 + 10
+    late_event = good_span("late event", 8)
+    late_event.events.add(name="e", time_unix_nano=2**64 - 1)
+    body = request_with(good_span("kept now", 8), far, late_event).SerializeToString()
+    response = post(guarded, body, PROTO)
+    assert response.status_code == 200
+    reply = ExportTraceServiceResponse.FromString(response.content)
+    assert reply.partial_success.rejected_spans == 2
+    assert "span 'far future'" in reply.partial_success.error_message
+    assert "past 2262" in reply.partial_success.error_message
+    guarded.wait_drained()
+    got = httpx.get(
+        f"{guarded.url}/api/traces/{'08' * 16}", headers={"Authorization": f"Bearer {READ}"}
+    ).json()
+    assert [s["name"] for s in got["spans"]] == ["kept now"]
+
+
 def test_read_api_rejects_bad_parameters_with_422(guarded: CollectorProcess) -> None:
     auth = {"Authorization": f"Bearer {READ}"}
     assert httpx.get(f"{guarded.url}/api/traces/not-hex", headers=auth).status_code == 422
