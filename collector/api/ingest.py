@@ -104,7 +104,7 @@ def _id_problem(span: Span) -> str:
     if (
         span.start_time_unix_nano > _LAST_STORABLE_NANO
         or span.end_time_unix_nano > _LAST_STORABLE_NANO
-        or any(event.time_unix_nano > _LAST_STORABLE_NANO for event in span.events)
+        or (span.events and max(e.time_unix_nano for e in span.events) > _LAST_STORABLE_NANO)
     ):
         return (
             f"span {span.name!r}: a start, end or event time is past 2262-04-11T23:47:16Z "
