@@ -60,6 +60,23 @@ def post(c: CollectorProcess, body: bytes, headers: dict[str, str]) -> httpx.Res
     return httpx.post(f"{c.url}/v1/traces", content=body, headers=headers, timeout=30)
 
 
+def partial_success(response: httpx.Response) -> tuple[int, str]:
+    """(rejected spans, error message) of a 200 answer to a trace export."""
+    assert response.status_code == 200
+    reply = ExportTraceServiceResponse.FromString(response.content)
+    return reply.partial_success.rejected_spans, reply.partial_success.error_message
+
+
+def stored_names(c: CollectorProcess, trace_byte: int) -> list[str]:
+    """Names of the stored spans of trace ``trace_byte * 16``, once the spool is drained."""
+    c.wait_drained()
+    got = httpx.get(
+        f"{c.url}/api/traces/{f'{trace_byte:02x}' * 16}",
+        headers={"Authorization": f"Bearer {READ}"},
+    ).json()
+    return [s["name"] for s in got["spans"]]
+
+
 def status_message(response: httpx.Response) -> str:
     return str(status_pb2.Status.FromString(response.content).message)
 
@@ -130,16 +147,10 @@ def test_corrupt_gzip_is_400(guarded: CollectorProcess) -> None:
 def test_invalid_span_ids_are_rejected_as_partial_success(guarded: CollectorProcess) -> None:
     bad = Span(trace_id=b"\x01" * 3, span_id=os.urandom(8), name="short trace id")
     body = request_with(good_span("kept", 7), bad).SerializeToString()
-    response = post(guarded, body, PROTO)
-    assert response.status_code == 200
-    reply = ExportTraceServiceResponse.FromString(response.content)
-    assert reply.partial_success.rejected_spans == 1
-    assert "trace_id must be 16 non-zero bytes" in reply.partial_success.error_message
-    guarded.wait_drained()
-    got = httpx.get(
-        f"{guarded.url}/api/traces/{'07' * 16}", headers={"Authorization": f"Bearer {READ}"}
-    ).json()
-    assert [s["name"] for s in got["spans"]] == ["kept"]
+    rejected, message = partial_success(post(guarded, body, PROTO))
+    assert rejected == 1
+    assert "trace_id must be 16 non-zero bytes" in message
+    assert stored_names(guarded, 7) == ["kept"]
 
 
 def test_span_timed_past_2262_is_rejected_alone_and_its_batch_stored(
@@ -150,17 +161,11 @@ def test_span_timed_past_2262_is_rejected_alone_and_its_batch_stored(
     late_event = good_span("late event", 8)
     late_event.events.add(name="e", time_unix_nano=2**64 - 1)
     body = request_with(good_span("kept now", 8), far, late_event).SerializeToString()
-    response = post(guarded, body, PROTO)
-    assert response.status_code == 200
-    reply = ExportTraceServiceResponse.FromString(response.content)
-    assert reply.partial_success.rejected_spans == 2
-    assert "span 'far future'" in reply.partial_success.error_message
-    assert "past 2262" in reply.partial_success.error_message
-    guarded.wait_drained()
-    got = httpx.get(
-        f"{guarded.url}/api/traces/{'08' * 16}", headers={"Authorization": f"Bearer {READ}"}
-    ).json()
-    assert [s["name"] for s in got["spans"]] == ["kept now"]
+    rejected, message = partial_success(post(guarded, body, PROTO))
+    assert rejected == 2
+    assert "span 'far future'" in message
+    assert "past 2262" in message
+    assert stored_names(guarded, 8) == ["kept now"]
 
 
 def test_read_api_rejects_bad_parameters_with_422(guarded: CollectorProcess) -> None:
