@@ -149,11 +149,6 @@ def _trigger_scan() -> Callable[[str], Iterator[object]]:
 _trigger_matches = _trigger_scan()
 
 
-def _has_trigger(lowered: str) -> bool:
-    """Does any trigger word occur in ``lowered``?"""
-    return next(_trigger_matches(lowered), None) is not None
-
-
 @functools.lru_cache(maxsize=4096)
 def is_sensitive_key(key: str) -> bool:
     """True for mapping keys / header names whose value is a credential."""
