@@ -273,23 +273,26 @@ def main(argv: Sequence[str] | None = None) -> int:
         if mode != "baseline"
     }
     base = statistics.median(base_rounds)
+    # Ratios are computed from the printed (rounded) figures, so the JSON line is consistent on
+    # its own: ``drop_ratio == round(drop_path_us / otel_drop_us, 3)`` holds exactly.
+    us = {mode: round(value, 3) for mode, value in added.items()}
     result = {
         "calls_per_round": args.calls,
         "rounds": args.rounds,
         "baseline_us": round(base, 3),
-        "drop_path_us": round(added["drop_path"], 3),
-        "sampled_us": round(added["sampled"], 3),
-        "otel_bare_us": round(added["otel_bare"], 3),
-        "otel_drop_us": round(added["otel_drop"], 3),
-        "drop_ratio": round(added["drop_path"] / added["otel_drop"], 3),
-        "sampled_ratio": round(added["sampled"] / added["otel_bare"], 3),
+        "drop_path_us": us["drop_path"],
+        "sampled_us": us["sampled"],
+        "otel_bare_us": us["otel_bare"],
+        "otel_drop_us": us["otel_drop"],
+        "drop_ratio": round(us["drop_path"] / us["otel_drop"], 3),
+        "sampled_ratio": round(us["sampled"] / us["otel_bare"], 3),
         # The probe's own drop path: a constant sampler (decide/record cost ~nothing), i.e.
         # drop_path_us minus the policy sampler's decide + record.
-        "drop_path_const_sampler_us": round(added["drop_path_const"], 3),
-        "drop_const_sampler_ratio": round(added["drop_path_const"] / added["otel_drop"], 3),
+        "drop_path_const_sampler_us": us["drop_path_const"],
+        "drop_const_sampler_ratio": round(us["drop_path_const"] / us["otel_drop"], 3),
         # Without payload capture (FLOWSCOPE_CAPTURE_CONTENT=false): the span work alone.
-        "sampled_no_capture_us": round(added["sampled_no_capture"], 3),
-        "sampled_no_capture_ratio": round(added["sampled_no_capture"] / added["otel_bare"], 3),
+        "sampled_no_capture_us": us["sampled_no_capture"],
+        "sampled_no_capture_ratio": round(us["sampled_no_capture"] / us["otel_bare"], 3),
         "drop_target": 0.2,
         "sampled_target": 1.15,
     }
