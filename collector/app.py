@@ -103,6 +103,7 @@ def create_app(settings: Settings) -> FastAPI:
             "spool_backlog_bytes": runtime.spool.backlog_bytes(),
             "spans_stored": s.spans,
             "datapoints_stored": s.datapoints,
+            "log_records_stored": s.log_records,
             "batches": s.batches,
             "forward": [
                 {

@@ -1,9 +1,9 @@
-"""The OTLP/HTTP receiver: ``POST /v1/traces`` and ``POST /v1/metrics``.
+"""The OTLP/HTTP receiver: ``POST /v1/traces``, ``POST /v1/metrics`` and ``POST /v1/logs``.
 
 Per the OTLP specification: protobuf or JSON bodies, optional gzip, the response in the request's
-encoding, partial success for rejected spans, 400 with a ``google.rpc.Status`` saying what was
-wrong, 413 over the size limit (checked while the body streams in), 503 + ``Retry-After`` when
-the spool is full, 401 without the ingest token when one is configured.
+encoding, partial success for rejected spans and log records, 400 with a ``google.rpc.Status``
+saying what was wrong, 413 over the size limit (checked while the body streams in),
+503 + ``Retry-After`` when the spool is full, 401 without the ingest token when one is configured.
 """
 
 from __future__ import annotations
@@ -14,20 +14,26 @@ from fastapi import APIRouter, Request, Response
 from google.protobuf import json_format
 from google.protobuf.message import Message
 from google.rpc import status_pb2
+from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceResponse
 from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
     ExportMetricsServiceResponse,
 )
-from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
-    ExportTraceServiceRequest,
-    ExportTraceServiceResponse,
-)
-from opentelemetry.proto.trace.v1.trace_pb2 import Span
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
 
 from collector.api.auth import require_bearer
 from collector.errors import DecodeError, PayloadTooLarge, SpoolFull, UnsupportedMediaType
-from collector.otlp.body import JSON, PROTOBUF, inflate, media_type, parse_metrics, parse_traces
+from collector.otlp.body import (
+    JSON,
+    PROTOBUF,
+    inflate,
+    media_type,
+    parse_logs,
+    parse_metrics,
+    parse_traces,
+)
+from collector.otlp.reject import reject_invalid_records, reject_invalid_spans
 from collector.runtime import Runtime
-from collector.spool.wal import KIND_METRICS, KIND_TRACES
+from collector.spool.wal import KIND_LOGS, KIND_METRICS, KIND_TRACES
 
 logger = logging.getLogger(__name__)
 
@@ -83,59 +89,6 @@ async def read_body(request: Request, max_bytes: int) -> bytes:
     return b"".join(chunks)
 
 
-_ZERO_TRACE_ID = bytes(16)
-_ZERO_SPAN_ID = bytes(8)
-
-
-# The store's DateTime64(9) ends at 2**63 - 1 ns after the epoch (2262-04-11T23:47:16Z); a later
-# time (OTLP allows up to 2**64 - 1) would make the insert of its whole batch fail.
-_LAST_STORABLE_NANO = 2**63 - 1
-
-
-def _id_problem(span: Span) -> str:
-    """Why a span cannot be stored (bad ids, a time past 2262), or "" when it can."""
-    trace_id, span_id, parent = span.trace_id, span.span_id, span.parent_span_id
-    if len(trace_id) != 16 or trace_id == _ZERO_TRACE_ID:
-        return f"span {span.name!r}: trace_id must be 16 non-zero bytes"
-    if len(span_id) != 8 or span_id == _ZERO_SPAN_ID:
-        return f"span {span.name!r}: span_id must be 8 non-zero bytes"
-    if parent and len(parent) != 8:
-        return f"span {span.name!r}: parent_span_id must be empty or 8 bytes"
-    if (
-        span.start_time_unix_nano > _LAST_STORABLE_NANO
-        or span.end_time_unix_nano > _LAST_STORABLE_NANO
-        or (span.events and max(e.time_unix_nano for e in span.events) > _LAST_STORABLE_NANO)
-    ):
-        return (
-            f"span {span.name!r}: a start, end or event time is past 2262-04-11T23:47:16Z "
-            f"(time_unix_nano above {_LAST_STORABLE_NANO}), beyond what the store can hold"
-        )
-    return ""
-
-
-def reject_invalid_spans(request: ExportTraceServiceRequest) -> tuple[int, str]:
-    """Drop spans the store cannot hold (ids not 16/8 bytes, times past 2262); returns
-    (rejected count, first reason)."""
-    rejected = 0
-    reason = ""
-    for resource_spans in request.resource_spans:
-        for scope_spans in resource_spans.scope_spans:
-            problems = [_id_problem(span) for span in scope_spans.spans]
-            if not any(problems):  # the common case: nothing to rebuild
-                continue
-            keep = [
-                span
-                for span, problem in zip(scope_spans.spans, problems, strict=True)
-                if not problem
-            ]
-            found = [problem for problem in problems if problem]
-            rejected += len(found)
-            reason = reason or found[0]
-            del scope_spans.spans[:]
-            scope_spans.spans.extend(keep)
-    return rejected, reason
-
-
 async def _receive(request: Request, runtime: Runtime) -> tuple[bytes, str]:
     require_bearer(request, runtime.settings.ingest_token, "FLOWSCOPE_INGEST")
     content_type = request.headers.get("content-type", "")
@@ -174,6 +127,22 @@ async def export_metrics(request: Request) -> Response:
         body = message.SerializeToString()
     await runtime.spool.append(KIND_METRICS, body)
     return encode(ExportMetricsServiceResponse(), content_type)
+
+
+@router.post("/v1/logs", openapi_extra=_OTLP_BODY, response_class=Response)
+async def export_logs(request: Request) -> Response:
+    runtime: Runtime = request.app.state.runtime
+    body, content_type = await _receive(request, runtime)
+    message = parse_logs(body, content_type)
+    rejected, reason = reject_invalid_records(message)
+    if rejected or media_type(content_type) != PROTOBUF:
+        body = message.SerializeToString()
+    await runtime.spool.append(KIND_LOGS, body)
+    response = ExportLogsServiceResponse()
+    if rejected:
+        response.partial_success.rejected_log_records = rejected
+        response.partial_success.error_message = reason
+    return encode(response, content_type)
 
 
 def install_error_handlers(app: object) -> None:

@@ -91,6 +91,18 @@ def get_trace(store: Store, trace_id: Annotated[str, Path(pattern=HEX32)]) -> di
     return {"trace_id": trace_id, "spans": spans}
 
 
+@router.get("/traces/{trace_id}/logs")
+def get_trace_logs(
+    store: Store,
+    trace_id: Annotated[str, Path(pattern=HEX32)],
+    limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
+) -> dict[str, Any]:
+    """The trace's OTLP log records, oldest first (empty when it has none: not a 404)."""
+    trace_id = trace_id.lower()
+    logs, truncated = queries.trace_logs(store, trace_id, limit)
+    return {"trace_id": trace_id, "logs": logs, "truncated": truncated}
+
+
 @router.get("/traces")
 def search_traces(
     store: Store,

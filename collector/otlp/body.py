@@ -10,6 +10,7 @@ from typing import Any, TypeVar
 from google.protobuf import json_format
 from google.protobuf.message import DecodeError as ProtoDecodeError
 from google.protobuf.message import Message
+from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
 from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
     ExportMetricsServiceRequest,
 )
@@ -109,3 +110,7 @@ def parse_traces(body: bytes, content_type: str) -> ExportTraceServiceRequest:
 
 def parse_metrics(body: bytes, content_type: str) -> ExportMetricsServiceRequest:
     return parse(body, content_type, ExportMetricsServiceRequest)
+
+
+def parse_logs(body: bytes, content_type: str) -> ExportLogsServiceRequest:
+    return parse(body, content_type, ExportLogsServiceRequest)

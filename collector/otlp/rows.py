@@ -44,6 +44,10 @@ SPAN_COLUMNS: tuple[str, ...] = (
     "CostSource",
 )
 
+# The store's DateTime64(9) ends at 2**63 - 1 ns after the epoch (2262-04-11T23:47:16Z); a later
+# time (OTLP allows up to 2**64 - 1) would make the insert of its whole batch fail.
+LAST_STORABLE_NANO = 2**63 - 1
+
 SPAN_KINDS = ("Unspecified", "Internal", "Server", "Client", "Producer", "Consumer")
 STATUS_CODES = ("Unset", "Ok", "Error")
 

@@ -29,7 +29,8 @@ MAGIC = 0x53574C46  # "FLWS"
 HEADER = struct.Struct("<IIIB")
 KIND_TRACES = 1
 KIND_METRICS = 2
-KINDS = (KIND_TRACES, KIND_METRICS)
+KIND_LOGS = 3
+KINDS = (KIND_TRACES, KIND_METRICS, KIND_LOGS)
 
 Position = tuple[int, int]  # (segment sequence number, byte offset)
 

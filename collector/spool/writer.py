@@ -15,17 +15,20 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
 from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
     ExportMetricsServiceRequest,
 )
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
 from collector.errors import BatchRejected, CollectorError, StoreUnavailable
+from collector.otlp.logs import LOG_COLUMNS, logs_to_columns
 from collector.otlp.metrics import USAGE_COLUMNS, metrics_to_columns
 from collector.otlp.rows import SPAN_COLUMNS, span_cost, traces_to_columns
 from collector.otlp.sql_flatten import PRICE_ATTRIBUTES
 from collector.pricing import Pricer
 from collector.spool.wal import (
+    KIND_LOGS,
     KIND_METRICS,
     KIND_TRACES,
     Checkpoint,
@@ -48,6 +51,7 @@ class WriterStats:
     batches: int = 0
     spans: int = 0
     datapoints: int = 0
+    log_records: int = 0
     skipped_records: int = 0
     store_errors: int = 0
     last_error: str = ""
@@ -259,6 +263,14 @@ class SpoolWriter:
             if count:
                 self.store.insert(schema.USAGE, USAGE_COLUMNS, columns, f"{token}:usage")
             self.stats.datapoints += count
+        logs = [
+            ExportLogsServiceRequest.FromString(r.payload) for r in records if r.kind == KIND_LOGS
+        ]
+        if logs:
+            columns, count = logs_to_columns(logs)
+            if count:
+                self.store.insert(schema.LOGS, LOG_COLUMNS, columns, f"{token}:logs")
+            self.stats.log_records += count
 
     def _insert_traces(self, store: SpanStore, payloads: list[bytes], token: str) -> int:
         """Let the store flatten the requests (ClickHouse's Protobuf input, no per-span Python);

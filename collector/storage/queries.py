@@ -248,3 +248,52 @@ def span_io(store: SpanStore, trace_id: str, span_id: str) -> dict[str, Any] | N
         "prompt": decoded("gen_ai.prompt") or decoded("gen_ai.input.messages"),
         "completion": decoded("gen_ai.completion") or decoded("gen_ai.output.messages"),
     }
+
+
+# A trace's log records: the trace-id lookup table bounds the time range (partition pruning)
+# from a minute before its first span to a day after its last span started (a span, hence its
+# logs, can run long after its start); a trace with no stored span (all sampled out) is looked
+# up unbounded. The TraceId bloom filter skips the other granules either way.
+TRACE_LOGS = (
+    "WITH (SELECT (min(Start) - 60, max(End) + 86400, count()) "
+    f"FROM {schema.TRACE_ID_TS} WHERE TraceId = {{trace_id:String}}) AS bounds "
+    "SELECT toUnixTimestamp64Nano(Timestamp) AS ts_ns, "
+    "toUnixTimestamp64Nano(ObservedTimestamp) AS observed_ns, SpanId, TraceFlags, "
+    "SeverityText, SeverityNumber, Body, LogAttributes, ServiceName, ResourceAttributes, "
+    f"ScopeName, ScopeVersion FROM {schema.LOGS} WHERE TraceId = {{trace_id:String}} "
+    "AND (bounds.3 = 0 OR (TimestampTime >= bounds.1 AND TimestampTime <= bounds.2)) "
+    "ORDER BY Timestamp, ObservedTimestamp, SpanId LIMIT {limit:UInt32}"
+)
+
+
+def trace_logs(store: SpanStore, trace_id: str, limit: int) -> tuple[list[dict[str, Any]], bool]:
+    """The log records of one trace, oldest first (at most ``limit``; True when there were more).
+
+    A record re-sent by a client retry (same times, span, severity and body) shows once.
+    """
+    rows = store.query(TRACE_LOGS, {"trace_id": trace_id, "limit": limit + 1})
+    truncated = len(rows) > limit
+    seen: set[tuple[Any, ...]] = set()
+    logs = []
+    for r in rows[:limit]:
+        key = (r["ts_ns"], r["observed_ns"], r["SpanId"], r["SeverityNumber"], r["Body"])
+        if key in seen:
+            continue
+        seen.add(key)
+        logs.append(
+            {
+                "time_unix_nano": int(r["ts_ns"]),
+                "observed_time_unix_nano": int(r["observed_ns"]),
+                "trace_id": trace_id,
+                "span_id": r["SpanId"],
+                "trace_flags": int(r["TraceFlags"]),
+                "severity_text": r["SeverityText"],
+                "severity_number": int(r["SeverityNumber"]),
+                "body": r["Body"],
+                "attributes": dict(r["LogAttributes"]),
+                "service_name": r["ServiceName"],
+                "resource": dict(r["ResourceAttributes"]),
+                "scope": {"name": r["ScopeName"], "version": r["ScopeVersion"]},
+            }
+        )
+    return logs, truncated

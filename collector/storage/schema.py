@@ -25,6 +25,7 @@ NODE_ROLLUP_HOURLY = "flowscope_node_stats_by_hour"
 NODE_ROLLUP_V1 = "flowscope_node_stats_1m"
 NODE_ROLLUP_HOURLY_V2 = "flowscope_node_stats_1h"
 USAGE = "flowscope_usage"
+LOGS = "otel_logs"
 MIGRATIONS = "flowscope_schema_migrations"
 
 SPAN_COLUMNS = """
@@ -124,6 +125,36 @@ USAGE_COLUMNS = """
     TokenType LowCardinality(String) MATERIALIZED Attributes['gen_ai.token.type']
 """
 
+# The exporter's otel_logs (same columns, sort key, partitioning and skip indexes) plus the
+# record's observed time, which the exporter drops.
+LOG_COLUMNS = """
+    Timestamp DateTime64(9) CODEC(Delta(8), ZSTD(1)),
+    TimestampTime DateTime DEFAULT toDateTime(Timestamp),
+    TraceId String CODEC(ZSTD(1)),
+    SpanId String CODEC(ZSTD(1)),
+    TraceFlags UInt8,
+    SeverityText LowCardinality(String) CODEC(ZSTD(1)),
+    SeverityNumber UInt8,
+    ServiceName LowCardinality(String) CODEC(ZSTD(1)),
+    Body String CODEC(ZSTD(1)),
+    ResourceSchemaUrl LowCardinality(String) CODEC(ZSTD(1)),
+    ResourceAttributes Map(LowCardinality(String), String) CODEC(ZSTD(1)),
+    ScopeSchemaUrl LowCardinality(String) CODEC(ZSTD(1)),
+    ScopeName String CODEC(ZSTD(1)),
+    ScopeVersion LowCardinality(String) CODEC(ZSTD(1)),
+    ScopeAttributes Map(LowCardinality(String), String) CODEC(ZSTD(1)),
+    LogAttributes Map(LowCardinality(String), String) CODEC(ZSTD(1)),
+    ObservedTimestamp DateTime64(9) CODEC(Delta(8), ZSTD(1)),
+    INDEX idx_trace_id TraceId TYPE bloom_filter(0.001) GRANULARITY 1,
+    INDEX idx_res_attr_key mapKeys(ResourceAttributes) TYPE bloom_filter(0.01) GRANULARITY 1,
+    INDEX idx_res_attr_value mapValues(ResourceAttributes) TYPE bloom_filter(0.01) GRANULARITY 1,
+    INDEX idx_scope_attr_key mapKeys(ScopeAttributes) TYPE bloom_filter(0.01) GRANULARITY 1,
+    INDEX idx_scope_attr_value mapValues(ScopeAttributes) TYPE bloom_filter(0.01) GRANULARITY 1,
+    INDEX idx_log_attr_key mapKeys(LogAttributes) TYPE bloom_filter(0.01) GRANULARITY 1,
+    INDEX idx_log_attr_value mapValues(LogAttributes) TYPE bloom_filter(0.01) GRANULARITY 1,
+    INDEX idx_body Body TYPE tokenbf_v1(32768, 3, 0) GRANULARITY 8
+"""
+
 NODE_ROLLUP_SELECT = """
     SELECT
         toStartOfMinute(Timestamp) AS Minute, ServiceName, WorkflowName, NodeId,
@@ -169,6 +200,7 @@ class Table:
     version: int = 1  # the migration that creates it
     granularity: int = 8192
     retired: int | None = None  # the migration that stops feeding it
+    primary_key: str | None = None  # None: the sort key
 
 
 @dataclass(frozen=True)
@@ -258,6 +290,17 @@ TABLES = (
         "Timestamp",
         "cityHash64(ServiceInstance)",
     ),
+    Table(
+        LOGS,
+        LOG_COLUMNS,
+        "MergeTree",
+        "(ServiceName, TimestampTime, Timestamp)",
+        "toDate(TimestampTime)",
+        "TimestampTime",
+        "cityHash64(TraceId)",
+        version=5,
+        primary_key="(ServiceName, TimestampTime)",
+    ),
 )
 
 VIEWS = (
@@ -322,6 +365,8 @@ def _table_ddl(table: Table, *, ttl_days: int, cluster: str | None) -> list[str]
     ]
     if table.partition_by:
         parts.append(f"PARTITION BY {table.partition_by}")
+    if table.primary_key:
+        parts.append(f"PRIMARY KEY {table.primary_key}")
     parts.append(f"ORDER BY {table.order_by}")
     if ttl_days > 0 and table.ttl_column:
         parts.append(f"TTL toDateTime({table.ttl_column}) + toIntervalDay({ttl_days})")
@@ -459,6 +504,11 @@ def migrations(*, ttl_days: int = 0, cluster: str | None = None) -> list[Migrati
             4,
             f"otel_traces projection {TRACE_PROJECTION} (sorted by TraceId) for trace lookups",
             _trace_projection(cluster),
+        ),
+        Migration(
+            5,
+            f"{LOGS} (OTLP log records, the exporter's schema)",
+            tuple(render_ddl(ttl_days=ttl_days, cluster=cluster, version=5)),
         ),
     ]
 

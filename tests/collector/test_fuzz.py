@@ -16,9 +16,9 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 from opentelemetry.proto.trace.v1.trace_pb2 import Span
 
-from collector.api.ingest import reject_invalid_spans
 from collector.errors import DecodeError, PayloadTooLarge
 from collector.otlp.body import inflate, parse_traces
+from collector.otlp.reject import reject_invalid_spans
 from collector.otlp.rows import SPAN_COLUMNS, traces_to_columns
 from collector.pricing import Pricer
 
