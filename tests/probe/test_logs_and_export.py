@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import logging
 import socket
+import sys
 import time
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -14,6 +16,10 @@ from probe_support import ScriptedFailureLLM, Traced, parallel_iteration_app, ru
 import probe
 from probe.settings import ProbeSettings
 from workflow_core.providers.base import LLMRequest, LLMResponse
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "collector"))
+
+from collector_harness import CollectorProcess
 
 provider_logger = logging.getLogger("tests.probe.provider")
 
@@ -164,3 +170,36 @@ def test_optional_log_export_and_span_counter_metric_reach_the_collector(
         assert len(chat_ids) == 2
     # The handler was removed with the probe: nothing is exported twice, nothing left behind.
     assert not any(type(h).__name__ == "LoggingHandler" for h in logging.getLogger().handlers)
+
+
+@pytest.mark.e2e
+def test_exported_log_records_are_stored_by_the_collector_under_their_spans(
+    tmp_path: Path, collected: Collect
+) -> None:
+    """The default endpoint serves logs too: the probe's records land in ``otel_logs`` and the
+    read API returns them under the trace, each with the id of the LLM span it was made in."""
+    collector = CollectorProcess(tmp_path / "collector").start()
+    try:
+        probe.uninstrument()
+        settings = ProbeSettings(
+            endpoint=collector.url, service_name="probe-logs", logs_exporter="otlp",
+            export_timeout_s=5.0,
+            shutdown_timeout_ms=10000,
+        )  # fmt: skip
+        assert probe.instrument(settings=settings)
+        try:
+            runner(parallel_iteration_app(), LoggingLLM({})).run({"topic": "t"})
+        finally:
+            probe.uninstrument()
+        assert probe.stats()["spans_dropped"] == 0
+        collector.wait_drained()
+        (summary,) = collector.get("/api/traces", service="probe-logs").json()["traces"]
+        trace = collector.get(f"/api/traces/{summary['trace_id']}").json()
+        chat_ids = {s["span_id"] for s in trace["spans"] if s["name"] == "chat gpt-4o-mini"}
+        logs = collector.get(f"/api/traces/{summary['trace_id']}/logs").json()["logs"]
+        calls = [r for r in logs if r["body"].startswith("calling the model for")]
+        assert len(calls) == 2 and {r["span_id"] for r in calls} == chat_ids
+        assert all(r["severity_number"] == 13 for r in calls)  # WARN
+        assert collector.health()["log_records_stored"] >= 2
+    finally:
+        collector.stop()
