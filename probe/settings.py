@@ -32,6 +32,7 @@ class ProbeSettings:
     service_name: str | None = None
     endpoint: str = DEFAULT_ENDPOINT  # OTLP/HTTP base URL; signal paths are appended
     traces_endpoint: str | None = None  # full URL, wins over ``endpoint`` for traces
+    logs_endpoint: str | None = None  # full URL, wins over ``endpoint`` for logs
     sampling_policy: Path | None = None
     capture_content: bool = True
     capture_max_bytes: int = DEFAULT_CAPTURE_MAX_BYTES
@@ -49,6 +50,8 @@ class ProbeSettings:
         """Full OTLP/HTTP URL for ``signal`` (``traces``, ``metrics``, ``logs``)."""
         if signal == "traces" and self.traces_endpoint:
             return self.traces_endpoint
+        if signal == "logs" and self.logs_endpoint:
+            return self.logs_endpoint
         return f"{self.endpoint.rstrip('/')}/v1/{signal}"
 
     @classmethod
@@ -62,6 +65,8 @@ class ProbeSettings:
             values["endpoint"] = _url("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint)
         if endpoint := env.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"):
             values["traces_endpoint"] = _url("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", endpoint)
+        if endpoint := env.get("OTEL_EXPORTER_OTLP_LOGS_ENDPOINT"):
+            values["logs_endpoint"] = _url("OTEL_EXPORTER_OTLP_LOGS_ENDPOINT", endpoint)
         if policy := env.get("FLOWSCOPE_SAMPLING_POLICY"):
             values["sampling_policy"] = Path(policy)
         if (raw := env.get("FLOWSCOPE_CAPTURE_CONTENT")) is not None:

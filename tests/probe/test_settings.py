@@ -45,6 +45,18 @@ def test_traces_endpoint_variable_used_as_is() -> None:
     assert settings.signal_endpoint("traces") == "http://h:1/x"
 
 
+def test_logs_endpoint_variable_sends_logs_elsewhere_and_only_logs() -> None:
+    settings = ProbeSettings.from_env(
+        {
+            "OTEL_EXPORTER_OTLP_ENDPOINT": "http://collector:4318",
+            "OTEL_EXPORTER_OTLP_LOGS_ENDPOINT": "http://logs:3100/otlp/v1/logs",
+        }
+    )
+    assert settings.signal_endpoint("logs") == "http://logs:3100/otlp/v1/logs"
+    assert settings.signal_endpoint("traces") == "http://collector:4318/v1/traces"
+    assert ProbeSettings.from_env({}).signal_endpoint("logs").endswith("/v1/logs")
+
+
 @pytest.mark.parametrize(
     ("name", "value", "expected"),
     [
