@@ -72,7 +72,8 @@ def logs_to_columns(requests: Sequence[ExportLogsServiceRequest]) -> tuple[list[
                     flags.append(record.flags & 0xFF)  # the low byte: W3C trace flags
                     severity_text.append(record.severity_text)
                     number = int(record.severity_number)
-                    severity_number.append(number if 0 <= number <= 255 else 0)
+                    # OTel's range is 1-24; anything else is "unspecified" (its text is kept)
+                    severity_number.append(number if 0 <= number <= 24 else 0)
                     service.append(service_name)
                     body.append(value_as_string(record.body))
                     res_schema.append(resource_logs.schema_url)

@@ -262,7 +262,10 @@ TRACE_LOGS = (
     "SeverityText, SeverityNumber, Body, LogAttributes, ServiceName, ResourceAttributes, "
     f"ScopeName, ScopeVersion FROM {schema.LOGS} WHERE TraceId = {{trace_id:String}} "
     "AND (bounds.3 = 0 OR (TimestampTime >= bounds.1 AND TimestampTime <= bounds.2)) "
-    "ORDER BY Timestamp, ObservedTimestamp, SpanId LIMIT {limit:UInt32}"
+    "ORDER BY Timestamp, ObservedTimestamp, SpanId "
+    # a record re-sent by a client retry shows once (before the page limit, so pages stay full)
+    "LIMIT 1 BY Timestamp, ObservedTimestamp, SpanId, SeverityNumber, Body "
+    "LIMIT {limit:UInt32}"
 )
 
 
@@ -272,28 +275,21 @@ def trace_logs(store: SpanStore, trace_id: str, limit: int) -> tuple[list[dict[s
     A record re-sent by a client retry (same times, span, severity and body) shows once.
     """
     rows = store.query(TRACE_LOGS, {"trace_id": trace_id, "limit": limit + 1})
-    truncated = len(rows) > limit
-    seen: set[tuple[Any, ...]] = set()
-    logs = []
-    for r in rows[:limit]:
-        key = (r["ts_ns"], r["observed_ns"], r["SpanId"], r["SeverityNumber"], r["Body"])
-        if key in seen:
-            continue
-        seen.add(key)
-        logs.append(
-            {
-                "time_unix_nano": int(r["ts_ns"]),
-                "observed_time_unix_nano": int(r["observed_ns"]),
-                "trace_id": trace_id,
-                "span_id": r["SpanId"],
-                "trace_flags": int(r["TraceFlags"]),
-                "severity_text": r["SeverityText"],
-                "severity_number": int(r["SeverityNumber"]),
-                "body": r["Body"],
-                "attributes": dict(r["LogAttributes"]),
-                "service_name": r["ServiceName"],
-                "resource": dict(r["ResourceAttributes"]),
-                "scope": {"name": r["ScopeName"], "version": r["ScopeVersion"]},
-            }
-        )
-    return logs, truncated
+    return [_log(trace_id, r) for r in rows[:limit]], len(rows) > limit
+
+
+def _log(trace_id: str, r: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "time_unix_nano": int(r["ts_ns"]),
+        "observed_time_unix_nano": int(r["observed_ns"]),
+        "trace_id": trace_id,
+        "span_id": r["SpanId"],
+        "trace_flags": int(r["TraceFlags"]),
+        "severity_text": r["SeverityText"],
+        "severity_number": int(r["SeverityNumber"]),
+        "body": r["Body"],
+        "attributes": dict(r["LogAttributes"]),
+        "service_name": r["ServiceName"],
+        "resource": dict(r["ResourceAttributes"]),
+        "scope": {"name": r["ScopeName"], "version": r["ScopeVersion"]},
+    }
