@@ -22,6 +22,10 @@ logger = logging.getLogger(__name__)
 
 _M = TypeVar("_M", bound=BaseModel)
 
+HEX32 = r"^[0-9a-fA-F]{32}$"
+# OpenTelemetry's short severity names, four severity numbers each (1-4 TRACE ... 21-24 FATAL)
+SEVERITY_NAMES = ("TRACE", "DEBUG", "INFO", "WARN", "ERROR", "FATAL")
+
 
 class _Model(BaseModel):
     model_config = ConfigDict(extra="allow", frozen=True)
@@ -114,6 +118,54 @@ class Span(_Model):
 class Trace(_Model):
     trace_id: str
     spans: list[Span]
+
+
+class LogScope(_Model):
+    name: str
+    version: str
+
+
+class LogRecord(_Model):
+    """One record of ``GET /api/traces/{trace_id}/logs`` (the OTLP log data model, flattened)."""
+
+    time_unix_nano: int
+    observed_time_unix_nano: int
+    trace_id: str = Field(pattern=HEX32)
+    span_id: str = Field(pattern=r"^([0-9a-fA-F]{16})?$")  # "" for a record made outside a span
+    trace_flags: int
+    severity_text: str
+    severity_number: int  # OTel's 1..24, 0 when unset (the collector stores 0 for others)
+    body: str
+    attributes: dict[str, str]
+    service_name: str
+    resource: dict[str, str]
+    scope: LogScope
+
+    @property
+    def severity(self) -> str:
+        """The record's severity text, else the short name of its number ("" when unset)."""
+        return self.severity_text or self._number_name()
+
+    @property
+    def level(self) -> str:
+        """``TRACE`` ... ``FATAL`` from the number, else from the text (numbers may be unset)."""
+        if name := self._number_name():
+            return name
+        text = self.severity_text.upper()
+        return {"WARNING": "WARN", "CRITICAL": "FATAL"}.get(text, text)
+
+    def _number_name(self) -> str:
+        n = self.severity_number
+        return SEVERITY_NAMES[(n - 1) // 4] if 1 <= n <= 24 else ""
+
+
+class TraceLogs(_Model):
+    """``GET /api/traces/{trace_id}/logs``: the trace's log records, oldest first;
+    ``truncated`` when the collector holds more than were asked for."""
+
+    trace_id: str = Field(pattern=HEX32)
+    logs: list[LogRecord]
+    truncated: bool
 
 
 class Overview(_Model):
@@ -371,6 +423,23 @@ class CollectorClient:
         path = f"/api/traces/{trace_id}"
         body = self._get(path, not_found_ok=True)
         return None if body is None else self._parse(Trace, path, body)
+
+    def trace_logs(self, trace_id: str, *, limit: int = 1000) -> TraceLogs | None:
+        """The trace's log records, oldest first (at most ``limit``, 1 to 10,000); an empty list
+        when it has none; None when the collector has no log store (it answers 404: it predates
+        ``/api/traces/{trace_id}/logs``)."""
+        path = f"/api/traces/{trace_id}/logs"
+        body = self._get(path, {"limit": limit}, not_found_ok=True)
+        if body is None:
+            return None
+        page = self._parse(TraceLogs, path, body)
+        ids = [page.trace_id, *(r.trace_id for r in page.logs)]
+        if stray := [t for t in ids if t.lower() != trace_id.lower()]:
+            raise CollectorResponseError(
+                f"collector at {self.base_url}: GET {path} broke the read-API contract: "
+                f"it answered with log records of trace {stray[0]}"
+            )
+        return page
 
     def _stats(self, model: type[_M], name: str, filters: Filters | None, **extra: str) -> _M:
         path = f"/api/stats/{name}"

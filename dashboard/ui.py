@@ -135,6 +135,11 @@ def fmt_time(unix_nano: int) -> str:
     return datetime.fromtimestamp(unix_nano / 1e9, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
+def fmt_clock(unix_nano: int) -> str:
+    """Time of day to the millisecond (log records of one trace are milliseconds apart)."""
+    return datetime.fromtimestamp(unix_nano / 1e9, UTC).strftime("%H:%M:%S.%f")[:-3]
+
+
 def fmt_int(value: float) -> str:
     return f"{int(value):,}"
 

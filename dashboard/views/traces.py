@@ -1,4 +1,5 @@
-"""Traces: search runs, then one trace as a waterfall with every span's details and links."""
+"""Traces: search runs, then one trace as a waterfall with every span's details, its log records
+and links."""
 
 from __future__ import annotations
 
@@ -10,10 +11,11 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from dashboard.client import Filters, Trace, TraceSummary
+from dashboard.client import Filters, LogRecord, Trace, TraceLogs, TraceSummary
 from dashboard.ui import (
     PageContext,
     empty_store_help,
+    fmt_clock,
     fmt_ms,
     fmt_time,
     fmt_usd,
@@ -114,7 +116,52 @@ def _string_list(value: object) -> list[str]:
     return [str(v) for v in value] if isinstance(value, list) else []
 
 
-def _span_details(ctx: PageContext, trace: Trace, row: Row) -> None:
+def logs_frame(records: list[LogRecord], span_names: dict[str, str]) -> pd.DataFrame:
+    """One row per record; ``span`` is the span's name when the trace holds it, else its id."""
+    return pd.DataFrame(
+        {
+            "time": [fmt_clock(r.time_unix_nano) for r in records],
+            "severity": [r.severity for r in records],
+            "service": [r.service_name for r in records],
+            "span": [span_names.get(r.span_id.lower(), r.span_id) or "—" for r in records],
+            "message": [r.body for r in records],
+        },
+        columns=["time", "severity", "service", "span", "message"],
+    )
+
+
+LOGS_COLUMNS = {
+    "time": st.column_config.TextColumn("Time (UTC)", width="small"),
+    "severity": st.column_config.TextColumn("Severity", width="small"),
+    "service": st.column_config.TextColumn("Service", width="small"),
+    "span": st.column_config.TextColumn("Span"),
+    "message": st.column_config.TextColumn("Message", width="large"),
+}
+
+
+def _span_logs(span_id: str, logs: TraceLogs | None) -> None:
+    """The selected span's records (its id on the record), under its details."""
+    if logs is None:
+        return  # the trace's Logs section says the collector has no log store
+    own = [r for r in logs.logs if r.span_id.lower() == span_id.lower()]
+    st.markdown("**Logs**")
+    if not own:
+        if not logs.logs:
+            st.caption("No log records for this span.")
+        elif logs.truncated:
+            st.caption(f"None for this span among the trace's first {len(logs.logs):,} (below).")
+        else:
+            st.caption(f"None for this span; the trace's {len(logs.logs):,} are listed below.")
+        return
+    st.dataframe(
+        logs_frame(own, {}).drop(columns="span"),
+        hide_index=True,
+        key="span-logs",
+        column_config=LOGS_COLUMNS,
+    )
+
+
+def _span_details(ctx: PageContext, trace: Trace, row: Row, logs: TraceLogs | None) -> None:
     span = row.span
     service = span.service_name or ""
     st.subheader(span.name)
@@ -173,6 +220,55 @@ def _span_details(ctx: PageContext, trace: Trace, row: Row) -> None:
             when = f"{fmt_time(event.time_unix_nano)} · " if event.time_unix_nano else ""
             with st.expander(f"{when}{event.name}"):
                 st.json(event.attributes)
+    _span_logs(span.span_id, logs)
+
+
+def _trace_logs(ctx: PageContext, trace: Trace, logs: TraceLogs | None) -> None:
+    """Every record of the trace, oldest first, or why there are none."""
+    st.subheader("Logs", divider="gray")
+    if logs is None:
+        st.info(
+            f"The collector at `{ctx.settings.collector_url}` keeps no log records: it answered "
+            f"404 to `GET /api/traces/{trace.trace_id}/logs`. Upgrade it to a version with the "
+            "OTLP log store (`POST /v1/logs`).",
+            icon=":material/info:",
+        )
+        return
+    if not logs.logs:
+        st.info(
+            "No log records for this trace — set `OTEL_LOGS_EXPORTER=otlp` on the instrumented "
+            "process: the probe then sends its Python `logging` records, with their trace and "
+            f"span ids, to `{ctx.settings.collector_url}/v1/logs` (the "
+            "`OTEL_EXPORTER_OTLP_ENDPOINT` it exports spans to).",
+            icon=":material/notes:",
+        )
+        return
+    records = logs.logs
+    levels = [r.level for r in records]
+    errors = sum(level in ("ERROR", "FATAL") for level in levels)
+    warnings = levels.count("WARN")
+    st.caption(
+        f"{len(records):,} record(s), oldest first · {errors:,} error(s) · {warnings:,} "
+        "warning(s) · pick a span above for its own records."
+    )
+    if logs.truncated:
+        elsewhere = (
+            "open the rest in your log system with the Logs button above"
+            if ctx.settings.logs_url_template
+            else "set FLOWSCOPE_LOGS_URL_TEMPLATE to link this trace to your log system"
+        )
+        st.warning(
+            f"Truncated: these are the first {len(records):,} log records of this trace; the "
+            f"collector holds more — {elsewhere}.",
+            icon=":material/vertical_align_bottom:",
+        )
+    names = {s.span_id.lower(): s.name for s in trace.spans}
+    st.dataframe(
+        logs_frame(records, names),
+        hide_index=True,
+        key="trace-logs",
+        column_config=LOGS_COLUMNS,
+    )
 
 
 def _default_span(rows: list[Row], node_id: str | None) -> int:
@@ -199,6 +295,25 @@ def _clicked_bar(rows: list[Row]) -> Callable[[], None]:
     return select
 
 
+def _trace_tiles(trace: Trace, rows: list[Row], duration_ns: int) -> None:
+    cols = tile_columns(5)
+    cols[0].metric("Duration", fmt_ms(duration_ns / 1e6), border=True)
+    cols[1].metric("Spans", f"{len(trace.spans):,}", border=True)
+    empty = sum(is_empty_retrieval(s) for s in trace.spans)
+    cols[2].metric(
+        "Errors",
+        f"{sum(s.is_error for s in trace.spans):,}",
+        border=True,
+        delta=f"{empty} empty retrieval(s)" if empty else None,
+        delta_color="inverse",
+        delta_arrow="off",
+    )
+    total_in = sum(r.input_tokens for r in rows if r.depth == 0)
+    total_out = sum(r.output_tokens for r in rows if r.depth == 0)
+    cols[3].metric("Tokens in / out", f"{total_in:,} / {total_out:,}", border=True)
+    cols[4].metric("Cost", fmt_usd(sum(r.cost_usd for r in rows if r.depth == 0)), border=True)
+
+
 def _trace_view(ctx: PageContext, trace_id: str) -> None:
     trace = ctx.client.trace(trace_id) if HEX32.fullmatch(trace_id) else None
     if trace is None or not trace.spans:
@@ -215,22 +330,7 @@ def _trace_view(ctx: PageContext, trace_id: str) -> None:
     end = max(s.start_time_unix_nano + s.duration_ns for s in trace.spans)
     st.header(workflow, divider="gray")
     st.caption(f"Trace `{trace.trace_id}` · started {fmt_time(start)}")
-    cols = tile_columns(5)
-    cols[0].metric("Duration", fmt_ms((end - start) / 1e6), border=True)
-    cols[1].metric("Spans", f"{len(trace.spans):,}", border=True)
-    empty = sum(is_empty_retrieval(s) for s in trace.spans)
-    cols[2].metric(
-        "Errors",
-        f"{sum(s.is_error for s in trace.spans):,}",
-        border=True,
-        delta=f"{empty} empty retrieval(s)" if empty else None,
-        delta_color="inverse",
-        delta_arrow="off",
-    )
-    total_in = sum(r.input_tokens for r in rows if r.depth == 0)
-    total_out = sum(r.output_tokens for r in rows if r.depth == 0)
-    cols[3].metric("Tokens in / out", f"{total_in:,} / {total_out:,}", border=True)
-    cols[4].metric("Cost", fmt_usd(sum(r.cost_usd for r in rows if r.depth == 0)), border=True)
+    _trace_tiles(trace, rows, end - start)
     link_buttons(
         ctx,
         trace_id=trace.trace_id,
@@ -256,7 +356,9 @@ def _trace_view(ctx: PageContext, trace_id: str) -> None:
         selection_mode="points",
     )
     selected = next((r for r in rows if r.span.span_id == span_id), rows[0])
-    _span_details(ctx, trace, selected)
+    logs = ctx.client.trace_logs(trace.trace_id)
+    _span_details(ctx, trace, selected, logs)
+    _trace_logs(ctx, trace, logs)
 
 
 def render(ctx: PageContext) -> None:

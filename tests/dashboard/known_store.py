@@ -1,8 +1,11 @@
-"""A real collector process (chDB in a temp dir, free port) and known spans sent to it over OTLP.
+"""A real collector process (chDB in a temp dir, free port) and known spans and log records sent
+to it over OTLP.
 
 Used by the page tests (Streamlit AppTest) and the browser tests: the pages must show exactly the
-numbers the store holds. Spans are built with the stock OpenTelemetry SDK and exported with its
-OTLP/HTTP exporter, with explicit start/end times so durations are known.
+numbers the store holds. Spans and log records are built with the stock OpenTelemetry SDK and
+exported with its OTLP/HTTP exporters, with explicit times so durations and order are known.
+Log records are emitted in their span's context (so they carry its trace and span ids), by
+``shop-api`` and, under the RAG run's retrieval, by the vector store's own service ``kb-search``.
 """
 
 from __future__ import annotations
@@ -21,7 +24,11 @@ from typing import Any
 
 import httpx
 from opentelemetry import trace
+from opentelemetry._logs import SeverityNumber
+from opentelemetry.exporter.otlp.proto.http._log_exporter import OTLPLogExporter
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+from opentelemetry.sdk._logs import LoggerProvider
+from opentelemetry.sdk._logs.export import BatchLogRecordProcessor
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
@@ -30,6 +37,14 @@ from opentelemetry.trace import Status, StatusCode
 BIN = Path(sys.executable).parent
 MS = 1_000_000
 SERVICE = "shop-api"
+KB_SERVICE = "kb-search"
+SEVERITY = {  # as Python logging names them, and OpenTelemetry's numbers
+    "DEBUG": SeverityNumber.DEBUG,
+    "INFO": SeverityNumber.INFO,
+    "WARNING": SeverityNumber.WARN,
+    "ERROR": SeverityNumber.ERROR,
+}
+STREAM_CHUNKS = 1001  # log records of the first translation run: one over the page's 1,000
 SEO = "SEO Slug Generator"
 TRANSLATE = "translation_workflow"
 RAG = "RAG support bot"
@@ -107,6 +122,15 @@ def running_collector(tmp: Path) -> Iterator[str]:
         yield url
 
 
+@dataclass(frozen=True)
+class KnownLog:
+    time_unix_nano: int
+    span_id: str
+    severity_text: str
+    body: str
+    service: str = SERVICE
+
+
 @dataclass
 class KnownRun:
     trace_id: str
@@ -114,6 +138,7 @@ class KnownRun:
     failed: bool
     node_spans: dict[str, str] = field(default_factory=dict)  # node id -> span id
     retrieval_span: str = ""
+    logs: list[KnownLog] = field(default_factory=list)  # oldest first
 
 
 @dataclass
@@ -141,7 +166,44 @@ class _Sender:
             SimpleSpanProcessor(OTLPSpanExporter(endpoint=f"{url}/v1/traces"))
         )
         self.tracer = self.provider.get_tracer("flowscope.tests")
+        self.log_providers = {
+            service: LoggerProvider(resource=Resource.create({"service.name": service}))
+            for service in (SERVICE, KB_SERVICE)
+        }
+        for logs in self.log_providers.values():
+            logs.add_log_record_processor(
+                BatchLogRecordProcessor(OTLPLogExporter(endpoint=f"{url}/v1/logs"))
+            )
         self.known = Known()
+
+    def shutdown(self) -> None:
+        self.provider.shutdown()
+        for logs in self.log_providers.values():
+            logs.shutdown()
+
+    def log(
+        self,
+        run: KnownRun,
+        span: trace.Span,
+        records: list[tuple[str, str]],
+        start: int,
+        end: int,
+        service: str = SERVICE,
+    ) -> None:
+        """Emit ``(severity, message)`` records in ``span``'s context, spread over start..end."""
+        logger = self.log_providers[service].get_logger("flowscope.tests")
+        step = (end - start) // (len(records) + 1)
+        for i, (severity, body) in enumerate(records, 1):
+            at = start + i * step
+            logger.emit(
+                timestamp=at,
+                observed_timestamp=at,
+                context=trace.set_span_in_context(span),
+                severity_number=SEVERITY[severity],
+                severity_text=severity,
+                body=body,
+            )
+            run.logs.append(KnownLog(at, _hex(span, "span"), severity, body, service))
 
     def run(self, workflow: str, start: int, nodes: list[dict[str, Any]], fail: bool) -> None:
         wf = {
@@ -204,15 +266,19 @@ class _Sender:
                     },
                 )
                 run.retrieval_span = _hex(child, "span")
-                child.end(end_time=t + (node["ms"] - 1) * MS)
+                end = t + (node["ms"] - 1) * MS
+                self.log(run, child, node.get("kb_logs", []), t + MS, end, KB_SERVICE)
+                child.end(end_time=end)
             if node.get("error"):
                 span.set_status(Status(StatusCode.ERROR, node["error"]))
                 span.add_event("exception", {"exception.message": node["error"]})
+            self.log(run, span, node.get("logs", []), t, t + node["ms"] * MS)
             t += node["ms"] * MS
             span.end(end_time=t)
         if fail:
             root.set_status(Status(StatusCode.ERROR, "node failed"))
         root.end(end_time=t + 5 * MS)
+        run.logs.sort(key=lambda record: record.time_unix_nano)
         self.known.runs.append(run)
 
     def _llm(self, node_span: trace.Span, wf: dict[str, str], node: dict[str, Any], t: int) -> None:
@@ -264,6 +330,8 @@ def seo_nodes(i: int) -> list[dict[str, Any]]:
             "prompt": PROMPT_V1 if i < 2 else PROMPT_V2,
             "inputs": {"title": f"Observability part {i}", "style": "short"},
             "outputs": {"text": f"observability-part-{i}"},
+            # the first run predates OTEL_LOGS_EXPORTER=otlp: it has no log records
+            "logs": [("INFO", f"generating slug for 'Observability part {i}'")] if i else [],
         },
         {
             "id": "1713",
@@ -271,6 +339,7 @@ def seo_nodes(i: int) -> list[dict[str, Any]]:
             "title": "End",
             "ms": 3,
             "inputs": {"slug": f"observability-part-{i}"},
+            "logs": [("INFO", f"slug ready: observability-part-{i}")] if i else [],
         },
     ]
 
@@ -288,6 +357,13 @@ def translate_nodes(fail: bool) -> list[dict[str, Any]]:
     if fail:
         llm["error"] = "provider timeout after 30 s"
         llm["outputs"] = {}
+        llm["logs"] = [
+            ("DEBUG", "calling gpt-4o"),
+            ("WARNING", "gpt-4o slow to answer, retrying (attempt 2)"),
+            ("ERROR", "provider timeout after 30 s"),
+        ]
+    else:  # a chatty streaming loop: more records than the trace view shows
+        llm["logs"] = [("DEBUG", f"stream chunk {n}") for n in range(1, STREAM_CHUNKS + 1)]
     return [{"id": "2000", "type": "start", "title": "Start", "ms": 2}, llm]
 
 
@@ -307,6 +383,11 @@ def rag_nodes() -> list[dict[str, Any]]:
             "title": "Search docs",
             "ms": 12,
             "retrieval": ("How do I reset my password?", 0),
+            "logs": [("WARNING", "retrieval returned 0 chunks")],
+            "kb_logs": [  # the vector store's own records, under the retrieval span
+                ("WARNING", "shard kb-2 attempt 1: timed out after 300 ms"),
+                ("INFO", "search support-kb: 0 hits from 2 of 3 shards"),
+            ],
             "inputs": {"query": "How do I reset my password?"},
             "outputs": {"result": []},
         },
@@ -323,7 +404,8 @@ def rag_nodes() -> list[dict[str, Any]]:
 
 def send_known_spans(url: str) -> Known:
     """3 SEO runs, 2 translation runs (the second failed) and a RAG run whose retrieval came back
-    empty, in the last hour, oldest first."""
+    empty, in the last hour, oldest first, with their log records (none for the first SEO run,
+    ``STREAM_CHUNKS`` for the first translation run)."""
     sender = _Sender(url)
     now = time.time_ns()
     start = now - 50 * 60 * 1_000_000_000
@@ -332,22 +414,35 @@ def send_known_spans(url: str) -> Known:
     for i, fail in enumerate((False, True)):
         sender.run(TRANSLATE, start + (5 + i) * 60_000 * MS, translate_nodes(fail), fail=fail)
     sender.run(RAG, start + 8 * 60_000 * MS, rag_nodes(), fail=False)
-    sender.provider.shutdown()
+    sender.shutdown()
     return sender.known
 
 
+def stored_log_count(url: str, trace_id: str) -> int:
+    reply = httpx.get(f"{url}/api/traces/{trace_id}/logs", params={"limit": 10_000}, timeout=10)
+    return len(reply.json()["logs"]) if reply.status_code == 200 else -1
+
+
 def wait_stored(url: str, known: Known, timeout: float = 90) -> None:
-    """Until every sent trace is readable through the read API (the spool drains async)."""
+    """Until every sent trace and log record is readable through the read API (the spool drains
+    async)."""
     deadline = time.monotonic() + timeout
     expected = {r.trace_id for r in known.runs}
     got: set[str] = set()
+    logs = {r.trace_id: len(r.logs) for r in known.runs}
+    stored: dict[str, int] = {}
     while True:
         traces = httpx.get(f"{url}/api/traces", params={"limit": 100}, timeout=10)
         nodes = httpx.get(f"{url}/api/stats/nodes", timeout=10)
         if traces.status_code == 200 and nodes.status_code == 200:
             got = {t["trace_id"] for t in traces.json()["traces"]}
             if expected <= got and sum(n["count"] for n in nodes.json()["nodes"]) >= 16:
-                return
+                stored = {trace_id: stored_log_count(url, trace_id) for trace_id in logs}
+                if stored == logs:
+                    return
         if time.monotonic() > deadline:
-            raise RuntimeError(f"store has {sorted(got)}, expected {sorted(expected)}")
+            raise RuntimeError(
+                f"store has traces {sorted(got)}, expected {sorted(expected)}; "
+                f"log records per trace {stored}, expected {logs}"
+            )
         time.sleep(0.5)

@@ -12,10 +12,20 @@ from typing import Any
 
 import httpx
 import pytest
-from known_store import RAG, SEO, TRANSLATE, Known  # type: ignore[import-not-found]
+from canned_collector import Reply, canned_collector  # type: ignore[import-not-found]
+from known_store import (  # type: ignore[import-not-found]
+    KB_SERVICE,
+    RAG,
+    SEO,
+    SERVICE,
+    STREAM_CHUNKS,
+    TRANSLATE,
+    Known,
+    KnownRun,
+)
 from streamlit.testing.v1 import AppTest
 
-from dashboard.ui import fmt_usd
+from dashboard.ui import fmt_clock, fmt_usd
 
 APP = str(Path(__file__).resolve().parents[2] / "dashboard" / "app.py")
 
@@ -64,6 +74,16 @@ def frame(at: AppTest, column: str) -> Any:
         if column in df.value.columns:
             return df.value
     raise AssertionError(f"no table with column {column!r}")
+
+
+def log_tables(at: AppTest) -> dict[str, Any]:
+    """The trace view's log tables: the whole trace's (``"trace"``, it has a span column) and the
+    selected span's (``"span"``), when shown."""
+    found: dict[str, Any] = {}
+    for df in at.dataframe:
+        if "message" in df.value.columns:
+            found["trace" if "span" in df.value.columns else "span"] = df.value
+    return found
 
 
 def metrics(at: AppTest) -> dict[str, str]:
@@ -198,6 +218,97 @@ def test_empty_retrieval_span_is_flagged_with_its_infra_links(dash: Dash) -> Non
     assert "(lost: kb-2):\n- shard kb-2 attempt 1: timed out after 300 ms" in shards
     hrefs = [b.proto.url for b in at.get("link_button")]
     assert f"http://logs.test/explore?q={run.trace_id}&span={run.retrieval_span}" in hrefs
+
+
+def logs_of(run: KnownRun, span_id: str | None = None) -> list[str]:
+    return [r.body for r in run.logs if span_id is None or r.span_id == span_id]
+
+
+def test_trace_logs_section_lists_the_traces_records_oldest_first(dash: Dash) -> None:
+    url, run = dash.url, dash.known.of(SEO)[2]
+    at = dash.open("traces", trace=run.trace_id, span_node="1712")
+    logs = log_tables(at)["trace"]
+    stored = api(url, f"/api/traces/{run.trace_id}/logs")["logs"]
+    assert list(logs["message"]) == [r["body"] for r in stored] == logs_of(run)
+    assert len(logs) == 2
+    assert list(logs["time"]) == [fmt_clock(r.time_unix_nano) for r in run.logs]
+    assert list(logs["severity"]) == ["INFO", "INFO"]
+    assert list(logs["span"]) == ["llm Generate slug", "end End"]  # span names, not ids
+    assert set(logs["service"]) == {SERVICE}
+    assert "2 record(s), oldest first · 0 error(s) · 0 warning(s)" in "\n".join(at.caption.values)
+    assert not at.warning  # not truncated
+
+
+def test_span_details_show_the_selected_spans_log_records(dash: Dash) -> None:
+    run = dash.known.of(SEO)[2]
+    at = dash.open("traces", trace=run.trace_id, span_node="1712")
+    own = log_tables(at)["span"]
+    assert list(own["message"]) == logs_of(run, run.node_spans["1712"])
+    assert list(own["message"]) == ["generating slug for 'Observability part 2'"]
+    at.selectbox(key="_url_span").select(run.node_spans["1713"]).run()
+    assert list(log_tables(at)["span"]["message"]) == ["slug ready: observability-part-2"]
+    assert len(log_tables(at)["trace"]) == 2  # the trace's section does not follow the span
+    root = at.selectbox(key="_url_span").options[0]
+    at.selectbox(key="_url_span").select_index(0).run()
+    assert root.startswith("invoke_workflow")
+    assert set(log_tables(at)) == {"trace"}
+    assert "None for this span; the trace's 2 are listed below." in "\n".join(at.caption.values)
+
+
+def test_retrieval_span_shows_the_vector_stores_own_log_records(dash: Dash) -> None:
+    (run,) = dash.known.of(RAG)
+    at = dash.open("traces", trace=run.trace_id, span=run.retrieval_span)
+    own = log_tables(at)["span"]
+    assert list(own["message"]) == logs_of(run, run.retrieval_span)
+    assert list(own["service"]) == [KB_SERVICE, KB_SERVICE]
+    assert list(own["severity"]) == ["WARNING", "INFO"]
+    logs = log_tables(at)["trace"]
+    assert list(logs["span"]) == [
+        "retrieve support-kb",
+        "knowledge-retrieval Search docs",
+        "retrieve support-kb",
+    ]
+    assert "3 record(s), oldest first · 0 error(s) · 2 warning(s)" in "\n".join(at.caption.values)
+    hrefs = [b.proto.url for b in at.get("link_button")]  # the log system's links stay
+    assert f"http://logs.test/explore?q={run.trace_id}&span={run.retrieval_span}" in hrefs
+
+
+def test_trace_without_log_records_says_how_to_send_them(dash: Dash) -> None:
+    run = dash.known.of(SEO)[0]
+    at = dash.open("traces", trace=run.trace_id)
+    (info,) = at.info
+    assert info.value.startswith("No log records for this trace")
+    assert "OTEL_LOGS_EXPORTER=otlp" in info.value and f"{dash.url}/v1/logs" in info.value
+    assert "No log records for this span." in "\n".join(at.caption.values)
+    assert log_tables(at) == {}
+
+
+def test_truncated_trace_logs_show_the_oldest_and_say_so(dash: Dash) -> None:
+    run = dash.known.of(TRANSLATE)[0]
+    assert len(run.logs) == STREAM_CHUNKS > 1000
+    at = dash.open("traces", trace=run.trace_id)
+    logs = log_tables(at)["trace"]
+    assert list(logs["message"]) == logs_of(run)[:1000]
+    assert logs["message"].iloc[-1] == "stream chunk 1000"
+    (warning,) = at.warning
+    assert warning.value.startswith("Truncated: these are the first 1,000 log records")
+    assert "with the Logs button above" in warning.value  # FLOWSCOPE_LOGS_URL_TEMPLATE is set
+
+
+def test_trace_view_against_a_collector_without_log_store(dash: Dash) -> None:
+    """A collector from before ``/api/traces/{id}/logs`` answers 404 there: the trace view
+    still shows the trace, its links, and says why there are no logs."""
+    run = dash.known.of(SEO)[2]
+    path = f"/api/traces/{run.trace_id}/logs"
+    missing = Reply(404, b'{"detail":"Not Found"}')
+    with canned_collector({path: missing}, upstream=dash.url) as older:
+        at = app(older, dash.monkeypatch, "traces", trace=run.trace_id, span_node="1712")
+    assert metrics(at)["Spans"] == "5"
+    (info,) = at.info
+    assert info.value.startswith(f"The collector at `{older}` keeps no log records")
+    assert log_tables(at) == {}
+    hrefs = [b.proto.url for b in at.get("link_button")]
+    assert f"http://logs.test/explore?q={run.trace_id}&span={run.node_spans['1712']}" in hrefs
 
 
 def test_runs_diff_shows_deltas_and_highlights(dash: Dash) -> None:
