@@ -63,26 +63,30 @@ def logs_to_columns(requests: Sequence[ExportLogsServiceRequest]) -> tuple[list[
             service_name = resource.get("service.name", "")
             for scope_logs in resource_logs.scope_logs:
                 scope = scope_logs.scope
-                s_attrs = attributes(scope.attributes)
-                for record in scope_logs.log_records:
+                records = scope_logs.log_records
+                n = len(records)
+                # per-scope values: one list extension each, not an append per record
+                service.extend([service_name] * n)
+                res_schema.extend([resource_logs.schema_url] * n)
+                res_attrs.extend([resource] * n)
+                scope_schema.extend([scope_logs.schema_url] * n)
+                scope_name.extend([scope.name] * n)
+                scope_version.extend([scope.version] * n)
+                scope_attrs.extend([attributes(scope.attributes)] * n)
+                for record in records:
                     seen = record.observed_time_unix_nano
                     ts.append(record.time_unix_nano or seen)
                     trace_id.append(record.trace_id.hex())
                     span_id.append(record.span_id.hex())
                     flags.append(record.flags & 0xFF)  # the low byte: W3C trace flags
                     severity_text.append(record.severity_text)
-                    number = int(record.severity_number)
+                    number = record.severity_number
                     # OTel's range is 1-24; anything else is "unspecified" (its text is kept)
                     severity_number.append(number if 0 <= number <= 24 else 0)
-                    service.append(service_name)
-                    body.append(value_as_string(record.body))
-                    res_schema.append(resource_logs.schema_url)
-                    res_attrs.append(resource)
-                    scope_schema.append(scope_logs.schema_url)
-                    scope_name.append(scope.name)
-                    scope_version.append(scope.version)
-                    scope_attrs.append(s_attrs)
+                    value = record.body
+                    text = value.string_value  # the common case without a WhichOneof call
+                    body.append(text if text else value_as_string(value))
                     log_attrs.append(attributes(record.attributes))
                     observed.append(seen)
-                    count += 1
+                count += n
     return cols, count
