@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import plotly.graph_objects as go
 
-from dashboard.client import Span
+from dashboard.replies import Span
 
 KIND_COLORS = {
     "workflow": "#5b5bd6",

@@ -8,8 +8,9 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from dashboard.client import Filters, Trace, TraceSummary
+from dashboard.client import Filters
 from dashboard.diffing import diff_html
+from dashboard.replies import Trace, TraceSummary
 from dashboard.ui import PageContext, empty_store_help, fmt_time, fmt_usd, url_select
 from dashboard.waterfall import Row, tree_rows
 

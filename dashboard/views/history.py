@@ -9,7 +9,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from dashboard.client import StoredNodePair, StoredRun, StoredRunDiff
+from dashboard.replies import StoredNodePair, StoredRun, StoredRunDiff
 from dashboard.ui import PageContext, fmt_ms, fmt_usd, tile_columns, url_select
 from dashboard.views.diff import show_io
 

@@ -6,7 +6,7 @@ import pandas as pd
 import plotly.express as px
 import streamlit as st
 
-from dashboard.client import ModelStat
+from dashboard.replies import ModelStat
 from dashboard.ui import PageContext, empty_store_help, fmt_int, fmt_usd, tile_columns
 
 SOURCES = {

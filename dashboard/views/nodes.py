@@ -6,7 +6,8 @@ import pandas as pd
 import plotly.express as px
 import streamlit as st
 
-from dashboard.client import Filters, NodeStat
+from dashboard.client import Filters
+from dashboard.replies import NodeStat
 from dashboard.ui import PageContext, empty_store_help, fmt_ms, fmt_usd, tile_columns
 
 COLUMNS = {

@@ -8,7 +8,8 @@ import pandas as pd
 import plotly.express as px
 import streamlit as st
 
-from dashboard.client import Filters, NodeStat, Overview
+from dashboard.client import Filters
+from dashboard.replies import NodeStat, Overview
 from dashboard.ui import PageContext, empty_store_help, fmt_int, fmt_ms, fmt_usd, tile_columns
 
 GROUPS = {"workflow": "Workflow", "model": "Model"}

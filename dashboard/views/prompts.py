@@ -14,8 +14,9 @@ from dataclasses import dataclass, field
 import pandas as pd
 import streamlit as st
 
-from dashboard.client import Filters, Span, Trace
+from dashboard.client import Filters
 from dashboard.diffing import text_diff_html
+from dashboard.replies import Span, Trace
 from dashboard.ui import PageContext, empty_store_help, fmt_time
 
 PROMPT_ATTRIBUTES = (

@@ -11,7 +11,8 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from dashboard.client import Filters, LogRecord, Trace, TraceLogs, TraceSummary
+from dashboard.client import Filters
+from dashboard.replies import LogRecord, Trace, TraceLogs, TraceSummary
 from dashboard.ui import (
     PageContext,
     empty_store_help,

@@ -16,8 +16,9 @@ from known_store import (  # type: ignore[import-not-found]
     Known,
 )
 
-from dashboard.client import CollectorClient, LogRecord
+from dashboard.client import CollectorClient
 from dashboard.errors import CollectorResponseError
+from dashboard.replies import LogRecord
 
 TRACE = "4bf92f3577b34da6a3ce929d0e0e4736"
 OTHER_TRACE = "0af7651916cd43dd8448eb211c80319c"

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from dashboard.client import Span
 from dashboard.diffing import INS, diff_html, json_diff, text_diff_html
+from dashboard.replies import Span
 from dashboard.waterfall import EMPTY_COLOR, KIND_COLORS, tree_rows, waterfall_figure
 
 
