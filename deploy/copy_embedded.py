@@ -4,12 +4,12 @@
 
 Stop the collector that owns the chDB directory first (chDB is one process). The server's
 collector must have started once (it creates the tables), or run ``flowscope schema migrate
---store DSN``. Spans (``otel_traces``) and usage points (``flowscope_usage``) are copied one
-daily partition at a time in ClickHouse's Native format; the server's materialized views rebuild
-the trace-id lookup and the node rollups from the copied spans, and the materialized columns are
-recomputed. Each partition is inserted with its own deduplication token, so re-running the copy
-after an interruption does not duplicate what was already copied (within the server's
-deduplication window).
+--store DSN``. Spans (``otel_traces``), usage points (``flowscope_usage``) and log records
+(``otel_logs``) are copied one daily partition at a time in ClickHouse's Native format; the
+server's materialized views rebuild the trace-id lookup and the node rollups from the copied
+spans, and the materialized columns are recomputed. Each partition is inserted with its own
+deduplication token, so re-running the copy after an interruption does not duplicate what was
+already copied (within the server's deduplication window).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from __future__ import annotations
 import sys
 from typing import Any
 
-COPIED = ("otel_traces", "flowscope_usage")
+COPIED = ("otel_traces", "flowscope_usage", "otel_logs")
 
 
 def copy(chdb_dir: str, dsn: str) -> dict[str, int]:

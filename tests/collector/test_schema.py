@@ -117,6 +117,7 @@ def test_migrations_apply_once_and_rerun_harmlessly(tmp_path: Path) -> None:
         "flowscope_node_stats_by_minute",
         "flowscope_node_stats_by_hour",
         "flowscope_usage",
+        "otel_logs",
         "flowscope_schema_migrations",
     ):
         assert f"'{table}'" in out[1]

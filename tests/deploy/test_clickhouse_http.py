@@ -22,6 +22,7 @@ import clickhouse_connect
 import httpx
 import pytest
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
@@ -129,6 +130,22 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Proc, Proc
             collector.stop()
     finally:
         front.stop()
+
+
+def send_log_record(collector_url: str, trace_id: str, body: str) -> None:
+    """One OTLP log record of ``trace_id``, as protobuf."""
+    request = ExportLogsServiceRequest()
+    record = request.resource_logs.add().scope_logs.add().log_records.add()
+    record.time_unix_nano = record.observed_time_unix_nano = time.time_ns()
+    record.trace_id = bytes.fromhex(trace_id)
+    record.body.string_value = body
+    response = httpx.post(
+        f"{collector_url}/v1/logs",
+        content=request.SerializeToString(),
+        headers={"Content-Type": "application/x-protobuf"},
+        timeout=30,
+    )
+    assert response.status_code == 200, response.text
 
 
 def send_workflow_run(collector_url: str, workflow: str) -> str:
@@ -268,6 +285,8 @@ def test_an_embedded_store_copied_into_the_server_is_served_by_the_server_collec
         wait_for(lambda: health(embedded)["store_ready"], "embedded store ready")
         trace_ids = [send_workflow_run(embedded.url, "moved-over") for _ in range(3)]
         wait_for(lambda: health(embedded)["spans_stored"] == 9, "9 spans stored")
+        send_log_record(embedded.url, trace_ids[0], "moved along with its trace")
+        wait_for(lambda: health(embedded)["log_records_stored"] == 1, "1 log record stored")
     finally:
         embedded.stop()  # chDB is one process: the copy needs the directory free
     dsn = f"clickhouse://{USER}:{PASSWORD}@127.0.0.1:{front.url.rsplit(':', 1)[1]}/{DATABASE}"
@@ -281,9 +300,12 @@ def test_an_embedded_store_copied_into_the_server_is_served_by_the_server_collec
         )
         assert proc.returncode == 0, proc.stderr
         assert "otel_traces: 9 rows" in proc.stdout
+        assert "otel_logs: 1 rows" in proc.stdout
     for trace_id in trace_ids:
         trace = httpx.get(f"{server_collector.url}/api/traces/{trace_id}", timeout=30).json()
         assert len(trace["spans"]) == 3
+    logs = httpx.get(f"{server_collector.url}/api/traces/{trace_ids[0]}/logs", timeout=30).json()
+    assert [r["body"] for r in logs["logs"]] == ["moved along with its trace"]
     nodes = httpx.get(
         f"{server_collector.url}/api/stats/nodes", params={"workflow": "moved-over"}, timeout=30
     ).json()["nodes"]
