@@ -139,6 +139,38 @@ def search_traces(
     return {"traces": traces, "limit": limit, "offset": offset}
 
 
+@router.get("/logs")
+def search_logs(
+    store: Store,
+    win: WindowDep,
+    service: ServiceQ = None,
+    severity: Annotated[
+        str | None,
+        Query(
+            pattern="^(?i)(trace|debug|info|warn|error|fatal)$",
+            description="minimum severity (OpenTelemetry's ranges: warn = 13 and above)",
+        ),
+    ] = None,
+    q: Annotated[
+        str | None, Query(max_length=500, description="text in the body (case-insensitive)")
+    ] = None,
+    trace_id: Annotated[str | None, Query(pattern=HEX32)] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
+) -> dict[str, Any]:
+    """OTLP log records of all traces newest first, filtered and paginated (each names its
+    trace: the way from a log line to its trace)."""
+    flt = queries.LogFilter(
+        window=win,
+        service=service,
+        min_severity=severity.upper() if severity else None,
+        text=q,
+        trace_id=trace_id.lower() if trace_id else None,
+    )
+    logs = queries.search_logs(store, flt, limit, offset)
+    return {"logs": logs, "limit": limit, "offset": offset}
+
+
 @router.get("/spans/{trace_id}/{span_id}/io")
 def span_io(
     store: Store,

@@ -250,6 +250,15 @@ def span_io(store: SpanStore, trace_id: str, span_id: str) -> dict[str, Any] | N
     }
 
 
+LOG_FIELDS = (
+    "toUnixTimestamp64Nano(Timestamp) AS ts_ns, "
+    "toUnixTimestamp64Nano(ObservedTimestamp) AS observed_ns, TraceId, SpanId, TraceFlags, "
+    "SeverityText, SeverityNumber, Body, LogAttributes, ServiceName, ResourceAttributes, "
+    "ScopeName, ScopeVersion"
+)
+# a record re-sent by a client retry shows once (before the page limit, so pages stay full)
+LOG_ONCE = "LIMIT 1 BY TraceId, Timestamp, ObservedTimestamp, SpanId, SeverityNumber, Body"
+
 # A trace's log records: the trace-id lookup table bounds the time range (partition pruning)
 # from a minute before its first span to a day after its last span started (a span, hence its
 # logs, can run long after its start); a trace with no stored span (all sampled out) is looked
@@ -257,15 +266,9 @@ def span_io(store: SpanStore, trace_id: str, span_id: str) -> dict[str, Any] | N
 TRACE_LOGS = (
     "WITH (SELECT (min(Start) - 60, max(End) + 86400, count()) "
     f"FROM {schema.TRACE_ID_TS} WHERE TraceId = {{trace_id:String}}) AS bounds "
-    "SELECT toUnixTimestamp64Nano(Timestamp) AS ts_ns, "
-    "toUnixTimestamp64Nano(ObservedTimestamp) AS observed_ns, SpanId, TraceFlags, "
-    "SeverityText, SeverityNumber, Body, LogAttributes, ServiceName, ResourceAttributes, "
-    f"ScopeName, ScopeVersion FROM {schema.LOGS} WHERE TraceId = {{trace_id:String}} "
+    f"SELECT {LOG_FIELDS} FROM {schema.LOGS} WHERE TraceId = {{trace_id:String}} "
     "AND (bounds.3 = 0 OR (TimestampTime >= bounds.1 AND TimestampTime <= bounds.2)) "
-    "ORDER BY Timestamp, ObservedTimestamp, SpanId "
-    # a record re-sent by a client retry shows once (before the page limit, so pages stay full)
-    "LIMIT 1 BY Timestamp, ObservedTimestamp, SpanId, SeverityNumber, Body "
-    "LIMIT {limit:UInt32}"
+    f"ORDER BY Timestamp, ObservedTimestamp, SpanId {LOG_ONCE} LIMIT {{limit:UInt32}}"
 )
 
 
@@ -275,14 +278,63 @@ def trace_logs(store: SpanStore, trace_id: str, limit: int) -> tuple[list[dict[s
     A record re-sent by a client retry (same times, span, severity and body) shows once.
     """
     rows = store.query(TRACE_LOGS, {"trace_id": trace_id, "limit": limit + 1})
-    return [_log(trace_id, r) for r in rows[:limit]], len(rows) > limit
+    return [_log(r) for r in rows[:limit]], len(rows) > limit
 
 
-def _log(trace_id: str, r: dict[str, Any]) -> dict[str, Any]:
+# OpenTelemetry's severity ranges: TRACE 1-4, DEBUG 5-8, INFO 9-12, WARN 13-16, ERROR 17-20,
+# FATAL 21-24 (the lowest number of each).
+SEVERITY_FLOOR = {"TRACE": 1, "DEBUG": 5, "INFO": 9, "WARN": 13, "ERROR": 17, "FATAL": 21}
+
+
+@dataclass(frozen=True)
+class LogFilter:
+    window: Window
+    service: str | None = None
+    min_severity: str | None = None  # a key of SEVERITY_FLOOR
+    text: str | None = None  # case-insensitive substring of the body
+    trace_id: str | None = None
+
+    def where(self) -> tuple[str, dict[str, Any]]:
+        # TimestampTime (the sort key's and the partition's column) prunes; Timestamp is exact
+        clauses = [
+            "TimestampTime >= toDateTime({since:DateTime64(9)}) "
+            "AND TimestampTime <= toDateTime({until:DateTime64(9)})",
+            WINDOW,
+        ]
+        params = self.window.params()
+        if self.service is not None:
+            clauses.append("ServiceName = {service:String}")
+            params["service"] = self.service
+        if self.min_severity is not None:
+            clauses.append("SeverityNumber >= {floor:UInt8}")
+            params["floor"] = SEVERITY_FLOOR[self.min_severity]
+        if self.text:
+            clauses.append("positionCaseInsensitiveUTF8(Body, {text:String}) > 0")
+            params["text"] = self.text
+        if self.trace_id is not None:
+            clauses.append("TraceId = {trace_id:String}")
+            params["trace_id"] = self.trace_id
+        return " AND ".join(clauses), params
+
+
+def search_logs(store: SpanStore, flt: LogFilter, limit: int, offset: int) -> list[dict[str, Any]]:
+    """Log records of every trace (and none) in the window, newest first, filtered and paged."""
+    where, params = flt.where()
+    params.update(limit=limit, offset=offset)
+    rows = store.query(
+        f"SELECT {LOG_FIELDS} FROM {schema.LOGS} WHERE {where} "
+        f"ORDER BY Timestamp DESC, ObservedTimestamp DESC, SpanId {LOG_ONCE} "
+        "LIMIT {limit:UInt32} OFFSET {offset:UInt32}",
+        params,
+    )
+    return [_log(r) for r in rows]
+
+
+def _log(r: dict[str, Any]) -> dict[str, Any]:
     return {
         "time_unix_nano": int(r["ts_ns"]),
         "observed_time_unix_nano": int(r["observed_ns"]),
-        "trace_id": trace_id,
+        "trace_id": r["TraceId"],
         "span_id": r["SpanId"],
         "trace_flags": int(r["TraceFlags"]),
         "severity_text": r["SeverityText"],

@@ -250,3 +250,63 @@ def test_logs_table_follows_the_exporter_schema() -> None:
     assert "PRIMARY KEY (ServiceName, TimestampTime)" in ddl
     assert "ORDER BY (ServiceName, TimestampTime, Timestamp)" in ddl
     assert "PARTITION BY toDate(TimestampTime)" in ddl
+
+
+MS10 = 10_000_000  # 10 ms in ns: records far enough apart for a window given in seconds
+
+
+def test_log_search_filters_by_severity_text_service_trace_and_window_newest_first(
+    collector: CollectorProcess,
+) -> None:
+    service = "logs-search"
+    trace_a, trace_b = os.urandom(16), os.urandom(16)
+    base = time.time_ns()
+    records = [
+        _record(trace_a, os.urandom(8), "cache miss for user:7", time_unix_nano=base + 1 * MS10),
+        _record(
+            trace_a, os.urandom(8), "Upstream returned HTTP 429", time_unix_nano=base + 2 * MS10,
+            severity_number=13, severity_text="WARN",
+        ),
+        _record(
+            trace_b, b"", "upstream gave up after 3 retries", time_unix_nano=base + 3 * MS10,
+            severity_number=17, severity_text="ERROR",
+        ),
+        _record(b"", b"", "worker started", time_unix_nano=base + 4 * MS10, severity_number=5),
+    ]  # fmt: skip
+    assert _post(collector, _request(*records, service=service)).status_code == 200
+    other = _record(trace_a, b"", "upstream of another service", time_unix_nano=base + 5 * MS10)
+    assert _post(collector, _request(other, service="logs-elsewhere")).status_code == 200
+    wait_for_logs(collector, trace_a.hex(), 3)
+
+    def bodies(**params: Any) -> list[str]:
+        response = collector.get("/api/logs", service=service, **params)
+        assert response.status_code == 200, response.text
+        return [r["body"] for r in response.json()["logs"]]
+
+    assert bodies() == [
+        "worker started",
+        "upstream gave up after 3 retries",
+        "Upstream returned HTTP 429",
+        "cache miss for user:7",
+    ]
+    assert bodies(severity="warn") == [
+        "upstream gave up after 3 retries",
+        "Upstream returned HTTP 429",
+    ]
+    assert bodies(severity="ERROR") == ["upstream gave up after 3 retries"]
+    assert bodies(q="UPSTREAM") == [
+        "upstream gave up after 3 retries",
+        "Upstream returned HTTP 429",
+    ]
+    assert bodies(trace_id=trace_a.hex()) == ["Upstream returned HTTP 429", "cache miss for user:7"]
+    assert bodies(limit=2, offset=1) == [
+        "upstream gave up after 3 retries",
+        "Upstream returned HTTP 429",
+    ]
+    found = collector.get("/api/logs", service=service, q="429").json()["logs"]
+    assert [r["trace_id"] for r in found] == [trace_a.hex()]  # the way from a log line to its trace
+    since = (base + 25 * MS10 // 10) / 1e9  # Unix seconds: the last two records only
+    assert bodies(since=f"{since:.9f}") == ["worker started", "upstream gave up after 3 retries"]
+    assert bodies(until="2000-01-01T00:00:00Z", since="1999-12-01T00:00:00Z") == []
+    assert collector.get("/api/logs", severity="loud").status_code == 422
+    assert collector.get("/api/logs", q="x" * 501).status_code == 422
