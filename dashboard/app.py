@@ -25,6 +25,7 @@ PAGES = (
     ("nodes", "Nodes", ":material/account_tree:"),
     ("models", "Models", ":material/memory:"),
     ("traces", "Traces", ":material/timeline:"),
+    ("logs", "Logs", ":material/notes:"),
     ("diff", "Runs diff", ":material/difference:"),
     ("prompts", "Prompt versions", ":material/history_edu:"),
     ("history", "Run history", ":material/manage_history:"),

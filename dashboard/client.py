@@ -21,6 +21,8 @@ from dashboard.errors import CollectorResponseError, CollectorUnreachable
 from dashboard.replies import (
     CostPage,
     CostPoint,
+    LogRecord,
+    LogsPage,
     ModelsPage,
     ModelStat,
     NodesPage,
@@ -40,6 +42,10 @@ from dashboard.replies import (
 logger = logging.getLogger(__name__)
 
 _M = TypeVar("_M", bound=BaseModel)
+
+# the Filters fields each endpoint family takes (the others would be ignored or refused)
+STATS_FILTERS = ("since", "until", "service", "workflow")
+LOGS_FILTERS = ("since", "until", "service")
 
 
 @dataclass(frozen=True)
@@ -160,15 +166,44 @@ class CollectorClient:
         page = self._parse(TraceLogs, path, body)
         ids = [page.trace_id, *(r.trace_id for r in page.logs)]
         if stray := [t for t in ids if t.lower() != trace_id.lower()]:
+            whose = f"trace {stray[0]}" if stray[0] else "no trace"  # "": made outside a trace
             raise CollectorResponseError(
                 f"collector at {self.base_url}: GET {path} broke the read-API contract: "
-                f"it answered with log records of trace {stray[0]}"
+                f"it answered with log records of {whose}"
             )
         return page
 
+    def logs(
+        self,
+        filters: Filters | None = None,
+        *,
+        severity: str | None = None,
+        text: str | None = None,
+        trace_id: str | None = None,
+        limit: int = 100,
+        offset: int = 0,
+    ) -> list[LogRecord] | None:
+        """Log records of every trace (and of none: ``trace_id`` ""), newest first, in the
+        window and service of ``filters``, at or above ``severity`` (``trace`` ... ``fatal``),
+        with ``text`` in the body (case-insensitive); None when the collector answers 404 (it
+        predates ``/api/logs``)."""
+        path = "/api/logs"
+        params: dict[str, str | int] = {**_window(filters, LOGS_FILTERS), "limit": limit}
+        if severity:
+            params["severity"] = severity.lower()
+        if text:
+            params["q"] = text
+        if trace_id:
+            params["trace_id"] = trace_id
+        if offset:
+            params["offset"] = offset
+        body = self._get(path, params, not_found_ok=True)
+        return None if body is None else self._parse(LogsPage, path, body).logs
+
     def _stats(self, model: type[_M], name: str, filters: Filters | None, **extra: str) -> _M:
         path = f"/api/stats/{name}"
-        return self._parse(model, path, self._get(path, {**_window(filters), **extra}))
+        params = {**_window(filters, STATS_FILTERS), **extra}
+        return self._parse(model, path, self._get(path, params))
 
     def overview(self, filters: Filters | None = None) -> Overview:
         return self._stats(Overview, "overview", filters)
@@ -212,7 +247,7 @@ class CollectorClient:
         return None if body is None else self._parse(StoredRunDiff, path, body)
 
 
-def _window(filters: Filters | None) -> dict[str, str]:
-    """The stats endpoints take the window, service and workflow filters only."""
+def _window(filters: Filters | None, names: tuple[str, ...]) -> dict[str, str]:
+    """The query parameters of ``filters`` that an endpoint takes (``names``), when set."""
     params = (filters or Filters()).params()
-    return {k: v for k, v in params.items() if k in ("since", "until", "service", "workflow")}
+    return {k: v for k, v in params.items() if k in names}

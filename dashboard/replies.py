@@ -11,6 +11,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 HEX32 = r"^[0-9a-fA-F]{32}$"
+HEX32_OR_EMPTY = r"^([0-9a-fA-F]{32})?$"
 # OpenTelemetry's short severity names, four severity numbers each (1-4 TRACE ... 21-24 FATAL)
 SEVERITY_NAMES = ("TRACE", "DEBUG", "INFO", "WARN", "ERROR", "FATAL")
 
@@ -114,11 +115,12 @@ class LogScope(_Model):
 
 
 class LogRecord(_Model):
-    """One record of ``GET /api/traces/{trace_id}/logs`` (the OTLP log data model, flattened)."""
+    """One record of ``GET /api/traces/{trace_id}/logs`` or ``GET /api/logs`` (the OTLP log data
+    model, flattened)."""
 
     time_unix_nano: int
     observed_time_unix_nano: int
-    trace_id: str = Field(pattern=HEX32)
+    trace_id: str = Field(pattern=HEX32_OR_EMPTY)  # "" for a record made outside any trace
     span_id: str = Field(pattern=r"^([0-9a-fA-F]{16})?$")  # "" for a record made outside a span
     trace_flags: int
     severity_text: str
@@ -154,6 +156,14 @@ class TraceLogs(_Model):
     trace_id: str = Field(pattern=HEX32)
     logs: list[LogRecord]
     truncated: bool
+
+
+class LogsPage(_Model):
+    """``GET /api/logs``: log records of every trace (and of none), newest first."""
+
+    logs: list[LogRecord]
+    limit: int
+    offset: int
 
 
 class Overview(_Model):

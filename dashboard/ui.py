@@ -140,6 +140,12 @@ def fmt_clock(unix_nano: int) -> str:
     return datetime.fromtimestamp(unix_nano / 1e9, UTC).strftime("%H:%M:%S.%f")[:-3]
 
 
+def fmt_stamp(unix_nano: int) -> str:
+    """Date and time to the millisecond, truncated (log records across traces and days)."""
+    seconds, nanos = divmod(unix_nano, 1_000_000_000)
+    return f"{datetime.fromtimestamp(seconds, UTC):%Y-%m-%d %H:%M:%S}.{nanos // 1_000_000:03d}"
+
+
 def fmt_int(value: float) -> str:
     return f"{int(value):,}"
 

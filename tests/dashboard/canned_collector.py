@@ -26,12 +26,17 @@ class Reply:
 
 
 @contextmanager
-def canned_collector(replies: dict[str, Reply], upstream: str | None = None) -> Iterator[str]:
+def canned_collector(
+    replies: dict[str, Reply], upstream: str | None = None, seen: list[str] | None = None
+) -> Iterator[str]:
     """Serve ``replies`` by path (query string ignored); other paths from ``upstream`` (404
-    without one). Yields the base URL."""
+    without one). Every request's path and query string is appended to ``seen`` when given.
+    Yields the base URL."""
 
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
+            if seen is not None:
+                seen.append(self.path)
             reply = replies.get(urlsplit(self.path).path)
             if reply is None and upstream is not None:
                 passed = httpx.get(f"{upstream}{self.path}", timeout=30)

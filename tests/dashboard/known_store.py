@@ -5,7 +5,8 @@ Used by the page tests (Streamlit AppTest) and the browser tests: the pages must
 numbers the store holds. Spans and log records are built with the stock OpenTelemetry SDK and
 exported with its OTLP/HTTP exporters, with explicit times so durations and order are known.
 Log records are emitted in their span's context (so they carry its trace and span ids), by
-``shop-api`` and, under the RAG run's retrieval, by the vector store's own service ``kb-search``.
+``shop-api`` and, under the RAG run's retrieval, by the vector store's own service ``kb-search``;
+the newest record is ``shop-api``'s own, outside any trace.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from opentelemetry import context as otel_context
 from opentelemetry import trace
 from opentelemetry._logs import SeverityNumber
 from opentelemetry.exporter.otlp.proto.http._log_exporter import OTLPLogExporter
@@ -48,6 +50,7 @@ STREAM_CHUNKS = 1001  # log records of the first translation run: one over the p
 SEO = "SEO Slug Generator"
 TRANSLATE = "translation_workflow"
 RAG = "RAG support bot"
+UNTRACED_LOG = "redis cache unreachable, serving without cache"
 
 
 def free_port() -> int:
@@ -146,12 +149,19 @@ class Known:
     """What was sent: the runs, newest last, and the totals the pages must show."""
 
     runs: list[KnownRun] = field(default_factory=list)
+    untraced: list[KnownLog] = field(default_factory=list)  # records made outside any trace
     input_tokens: int = 0
     output_tokens: int = 0
     cost_usd: float = 0.0
 
     def of(self, workflow: str) -> list[KnownRun]:
         return [r for r in self.runs if r.workflow == workflow]
+
+    def logs(self) -> list[tuple[str, KnownLog]]:
+        """Every record sent, with its trace id ("" outside any trace), oldest first."""
+        records = [(r.trace_id, log) for r in self.runs for log in r.logs]
+        records += [("", log) for log in self.untraced]
+        return sorted(records, key=lambda pair: pair[1].time_unix_nano)
 
 
 def _hex(span: trace.Span, what: str) -> str:
@@ -204,6 +214,19 @@ class _Sender:
                 body=body,
             )
             run.logs.append(KnownLog(at, _hex(span, "span"), severity, body, service))
+
+    def log_outside_traces(self, at: int, severity: str, body: str) -> None:
+        """A record of the service itself, in no trace (empty trace and span ids)."""
+        logger = self.log_providers[SERVICE].get_logger("flowscope.tests")
+        logger.emit(
+            timestamp=at,
+            observed_timestamp=at,
+            context=otel_context.Context(),  # no span in it
+            severity_number=SEVERITY[severity],
+            severity_text=severity,
+            body=body,
+        )
+        self.known.untraced.append(KnownLog(at, "", severity, body))
 
     def run(self, workflow: str, start: int, nodes: list[dict[str, Any]], fail: bool) -> None:
         wf = {
@@ -405,7 +428,8 @@ def rag_nodes() -> list[dict[str, Any]]:
 def send_known_spans(url: str) -> Known:
     """3 SEO runs, 2 translation runs (the second failed) and a RAG run whose retrieval came back
     empty, in the last hour, oldest first, with their log records (none for the first SEO run,
-    ``STREAM_CHUNKS`` for the first translation run)."""
+    ``STREAM_CHUNKS`` for the first translation run), then the newest record, outside any
+    trace."""
     sender = _Sender(url)
     now = time.time_ns()
     start = now - 50 * 60 * 1_000_000_000
@@ -414,6 +438,7 @@ def send_known_spans(url: str) -> Known:
     for i, fail in enumerate((False, True)):
         sender.run(TRANSLATE, start + (5 + i) * 60_000 * MS, translate_nodes(fail), fail=fail)
     sender.run(RAG, start + 8 * 60_000 * MS, rag_nodes(), fail=False)
+    sender.log_outside_traces(start + 9 * 60_000 * MS, "WARNING", UNTRACED_LOG)
     sender.shutdown()
     return sender.known
 
@@ -423,6 +448,16 @@ def stored_log_count(url: str, trace_id: str) -> int:
     return len(reply.json()["logs"]) if reply.status_code == 200 else -1
 
 
+def stored_untraced_count(url: str, known: Known) -> int:
+    """How many of the records sent outside any trace the log search finds."""
+    count = 0
+    for body in {k.body for k in known.untraced}:
+        reply = httpx.get(f"{url}/api/logs", params={"q": body, "limit": 1000}, timeout=10)
+        if reply.status_code == 200:
+            count += sum(r["trace_id"] == "" for r in reply.json()["logs"])
+    return count
+
+
 def wait_stored(url: str, known: Known, timeout: float = 90) -> None:
     """Until every sent trace and log record is readable through the read API (the spool drains
     async)."""
@@ -430,6 +465,7 @@ def wait_stored(url: str, known: Known, timeout: float = 90) -> None:
     expected = {r.trace_id for r in known.runs}
     got: set[str] = set()
     logs = {r.trace_id: len(r.logs) for r in known.runs}
+    logs[""] = len(known.untraced)  # "": outside any trace
     stored: dict[str, int] = {}
     while True:
         traces = httpx.get(f"{url}/api/traces", params={"limit": 100}, timeout=10)
@@ -437,7 +473,8 @@ def wait_stored(url: str, known: Known, timeout: float = 90) -> None:
         if traces.status_code == 200 and nodes.status_code == 200:
             got = {t["trace_id"] for t in traces.json()["traces"]}
             if expected <= got and sum(n["count"] for n in nodes.json()["nodes"]) >= 16:
-                stored = {trace_id: stored_log_count(url, trace_id) for trace_id in logs}
+                stored = {r.trace_id: stored_log_count(url, r.trace_id) for r in known.runs}
+                stored[""] = stored_untraced_count(url, known)
                 if stored == logs:
                     return
         if time.monotonic() > deadline:

@@ -1,10 +1,13 @@
-"""``CollectorClient.trace_logs`` against a real collector holding known log records, and against
-canned replies for what a real collector never answers (a broken contract, no log store)."""
+"""``CollectorClient.trace_logs`` and ``CollectorClient.logs`` (the log search) against a real
+collector holding known log records, and against canned replies for what a real collector never
+answers (a broken contract, no log store, no log search)."""
 
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from canned_collector import Reply, canned_collector  # type: ignore[import-not-found]
@@ -13,10 +16,12 @@ from known_store import (  # type: ignore[import-not-found]
     RAG,
     SEO,
     SERVICE,
+    TRANSLATE,
+    UNTRACED_LOG,
     Known,
 )
 
-from dashboard.client import CollectorClient
+from dashboard.client import CollectorClient, Filters
 from dashboard.errors import CollectorResponseError
 from dashboard.replies import LogRecord
 
@@ -110,6 +115,11 @@ def _reply(body: object) -> Reply:
             (f"broke the read-API contract: it answered with log records of trace {OTHER_TRACE}",),
             id="page-of-another-trace",
         ),
+        pytest.param(
+            {"trace_id": TRACE, "logs": [_record(trace_id="")], "truncated": False},
+            ("broke the read-API contract: it answered with log records of no trace",),
+            id="records-outside-any-trace",
+        ),
         pytest.param(b"<html>proxy error</html>", ("did not return JSON",), id="not-json"),
     ],
 )
@@ -155,3 +165,134 @@ def test_log_severity_shown_as_sent_and_level_from_the_number(
 ) -> None:
     record = LogRecord.model_validate(_record(severity_text=text, severity_number=number))
     assert (record.severity, record.level) == (severity, level)
+
+
+def _sent(known: Known) -> list[tuple[str, int, str, str, str, str]]:
+    """Every record sent, newest first, as the search shows it."""
+    return [
+        (trace_id, k.time_unix_nano, k.span_id, k.severity_text, k.body, k.service)
+        for trace_id, k in reversed(known.logs())
+    ]
+
+
+def _found(records: list[LogRecord]) -> list[tuple[str, int, str, str, str, str]]:
+    return [
+        (r.trace_id, r.time_unix_nano, r.span_id, r.severity, r.body, r.service_name)
+        for r in records
+    ]
+
+
+def test_client_log_search_reads_every_record_newest_first_page_by_page(
+    known_collector: tuple[str, Known],
+) -> None:
+    url, known = known_collector
+    client = CollectorClient(url)
+    first = client.logs(limit=1000)
+    rest = client.logs(limit=1000, offset=1000)
+    assert first is not None and rest is not None
+    sent = _sent(known)
+    assert len(sent) > 1000
+    assert _found(first) == sent[:1000]
+    assert _found(rest) == sent[1000:]
+    assert first[0].trace_id == "" and first[0].span_id == ""  # made outside any trace
+    assert first[0].body == UNTRACED_LOG
+
+
+def test_client_log_search_filters_by_severity_text_trace_and_service(
+    known_collector: tuple[str, Known],
+) -> None:
+    url, known = known_collector
+    client = CollectorClient(url)
+    sent = _sent(known)
+    warn = client.logs(severity="WARN")  # a minimum: WARN and above
+    assert warn is not None
+    assert _found(warn) == [s for s in sent if s[3] in ("WARNING", "ERROR")]
+    assert len(warn) == 5
+    shards = client.logs(text="SHARD")  # case-insensitive, in the body
+    assert shards is not None
+    assert [r.body for r in shards] == [s[4] for s in sent if "shard" in s[4].lower()]
+    assert len(shards) == 2
+    failed = known.of(TRANSLATE)[1]
+    own = client.logs(trace_id=failed.trace_id, severity="warn")
+    assert own is not None
+    assert [r.body for r in own] == [k.body for k in reversed(failed.logs[1:])]
+    kb = client.logs(Filters(service=KB_SERVICE))
+    assert kb is not None
+    assert _found(kb) == [s for s in sent if s[5] == KB_SERVICE]
+    later = client.logs(Filters(since=datetime.now(UTC).isoformat()))
+    assert later == []
+
+
+def test_client_log_search_sends_only_what_the_endpoint_takes(
+    known_collector: tuple[str, Known],
+) -> None:
+    url, _ = known_collector
+    since = (datetime.now(UTC) - timedelta(hours=1)).isoformat(timespec="seconds")
+    filters = Filters(since=since, service=SERVICE, workflow=SEO, status="error", attr="a=b")
+    seen: list[str] = []
+    with canned_collector({}, upstream=url, seen=seen) as proxy:
+        found = CollectorClient(proxy).logs(
+            filters, severity="WARN", text="slug", trace_id=TRACE, limit=5, offset=10
+        )
+    assert found == []
+    (request,) = seen
+    assert urlsplit(request).path == "/api/logs"
+    assert parse_qs(urlsplit(request).query) == {
+        "since": [since],
+        "service": [SERVICE],
+        "severity": ["warn"],
+        "q": ["slug"],
+        "trace_id": [TRACE],
+        "limit": ["5"],
+        "offset": ["10"],
+    }
+
+
+@pytest.mark.parametrize(
+    ("body", "says"),
+    [
+        pytest.param(
+            {"logs": [_record()], "limit": 100},
+            ("broke the read-API contract", "offset\n  Field required"),
+            id="missing-offset",
+        ),
+        pytest.param(
+            {"logs": [_record(trace_id="xyz")], "limit": 100, "offset": 0},
+            ("broke the read-API contract", "logs.0.trace_id\n  String should match pattern"),
+            id="trace-id-not-hex",
+        ),
+        pytest.param(
+            {"logs": [_record(body=None)], "limit": 100, "offset": 0},
+            ("broke the read-API contract", "logs.0.body\n  Input should be a valid str"),
+            id="body-not-a-string",
+        ),
+        pytest.param({"traces": []}, ("logs\n  Field required",), id="another-endpoints-reply"),
+        pytest.param(b"<html>proxy error</html>", ("did not return JSON",), id="not-json"),
+    ],
+)
+def test_client_rejects_a_log_search_reply_that_breaks_the_contract(
+    body: object, says: tuple[str, ...]
+) -> None:
+    with (
+        canned_collector({"/api/logs": _reply(body)}) as url,
+        pytest.raises(CollectorResponseError) as caught,
+    ):
+        CollectorClient(url).logs()
+    message = str(caught.value)
+    assert message.startswith(f"collector at {url}: GET /api/logs ")
+    for part in says:
+        assert part in message
+
+
+def test_client_log_search_accepts_records_outside_any_trace_and_unknown_keys() -> None:
+    record = _record(trace_id="", span_id="", event_name="startup")
+    body = {"logs": [record], "limit": 100, "offset": 0, "total": 1}
+    with canned_collector({"/api/logs": _reply(body)}) as url:
+        found = CollectorClient(url).logs()
+    assert found is not None
+    assert [(r.trace_id, r.span_id, r.body) for r in found] == [("", "", "hello")]
+
+
+def test_client_log_search_is_none_when_the_collector_predates_it() -> None:
+    with canned_collector({}) as url:  # every path answers 404, as before /api/logs existed
+        assert CollectorClient(url).logs() is None

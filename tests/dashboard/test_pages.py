@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
@@ -20,17 +21,21 @@ from known_store import (  # type: ignore[import-not-found]
     SERVICE,
     STREAM_CHUNKS,
     TRANSLATE,
+    UNTRACED_LOG,
     Known,
+    KnownLog,
     KnownRun,
 )
 from streamlit.testing.v1 import AppTest
 
-from dashboard.ui import fmt_clock, fmt_usd
+from dashboard.ui import fmt_clock, fmt_stamp, fmt_usd
+from dashboard.views.logs import PAGE_SIZE
 
 APP = str(Path(__file__).resolve().parents[2] / "dashboard" / "app.py")
 
 
-def app(url: str, monkeypatch: pytest.MonkeyPatch, page: str, **query: str) -> AppTest:
+def start(url: str, monkeypatch: pytest.MonkeyPatch, page: str, **query: str) -> AppTest:
+    """The dashboard on ``page`` as if ``query`` was pasted in the URL."""
     monkeypatch.setenv("FLOWSCOPE_COLLECTOR_URL", url)
     monkeypatch.setenv("FLOWSCOPE_JAEGER_URL", "http://jaeger.test:16686")
     monkeypatch.setenv(
@@ -43,6 +48,12 @@ def app(url: str, monkeypatch: pytest.MonkeyPatch, page: str, **query: str) -> A
         at.query_params.update(query)
         at.switch_page(f"screens/{page}.py").run()
     assert not at.exception, at.exception
+    return at
+
+
+def app(url: str, monkeypatch: pytest.MonkeyPatch, page: str, **query: str) -> AppTest:
+    """:func:`start`, and the page shows no error."""
+    at = start(url, monkeypatch, page, **query)
     assert not at.error, [e.value for e in at.error]
     return at
 
@@ -311,6 +322,134 @@ def test_trace_view_against_a_collector_without_log_store(dash: Dash) -> None:
     assert f"http://logs.test/explore?q={run.trace_id}&span={run.node_spans['1712']}" in hrefs
 
 
+def newest_first(known: Known) -> list[tuple[str, KnownLog]]:
+    return list(reversed(known.logs()))
+
+
+def link_of(trace_id: str, record: KnownLog) -> str | None:
+    """The trace view's deep link a record's row must carry (None outside any trace)."""
+    return f"./traces?trace={trace_id}&span={record.span_id}" if trace_id else None
+
+
+def links(table: Any) -> list[str | None]:
+    """The table's trace links, None where a row has none (a missing cell may read as NaN)."""
+    return [link if isinstance(link, str) else None for link in table["trace"]]
+
+
+def test_logs_page_lists_every_record_newest_first_a_page_at_a_time(dash: Dash) -> None:
+    sent = newest_first(dash.known)
+    assert len(sent) > PAGE_SIZE
+    at = dash.open("logs")
+    for page in (1, 2):
+        shown = frame(at, "message")
+        expected = sent[(page - 1) * PAGE_SIZE : page * PAGE_SIZE]
+        assert list(shown["message"]) == [k.body for _, k in expected]
+        assert list(shown["time"]) == [fmt_stamp(k.time_unix_nano) for _, k in expected]
+        assert list(shown["severity"]) == [k.severity_text for _, k in expected]
+        assert list(shown["service"]) == [k.service for _, k in expected]
+        assert links(shown) == [link_of(t, k) for t, k in expected]
+        assert list(shown["span"]) == [k.span_id or "—" for _, k in expected]
+        first = (page - 1) * PAGE_SIZE + 1
+        captions = "\n".join(at.caption.values)
+        assert f"Records {first}–{first + PAGE_SIZE - 1}, newest first" in captions
+        assert f"older ones on page {page + 1}" in captions
+        older = next(b for b in at.button if b.label == "Older")
+        older.click().run()
+        assert at.number_input(key="lpage").value == page + 1
+    newer = next(b for b in at.button if b.label == "Newer")  # from page 3 back to page 2
+    newer.click().run()
+    assert at.number_input(key="lpage").value == 2
+    assert list(frame(at, "message")["message"]) == [
+        k.body for _, k in sent[PAGE_SIZE : 2 * PAGE_SIZE]
+    ]
+    assert at.query_params["lpage"] == "2"  # the page is in the URL
+    at.text_input(key="lq").input("stream chunk").run()  # a new search starts at page 1
+    assert at.number_input(key="lpage").value == 1
+    assert frame(at, "message")["message"].iloc[0] == f"stream chunk {STREAM_CHUNKS}"
+
+
+def test_logs_page_last_page_has_the_oldest_records_and_no_older_button(dash: Dash) -> None:
+    sent = newest_first(dash.known)
+    last = (len(sent) - 1) // PAGE_SIZE + 1
+    at = dash.open("logs", lpage=str(last))
+    expected = sent[(last - 1) * PAGE_SIZE :]
+    assert list(frame(at, "message")["message"]) == [k.body for _, k in expected]
+    assert [b.label for b in at.button] == ["Newer"]
+    assert "older ones" not in "\n".join(at.caption.values)
+
+
+def test_logs_page_record_outside_any_trace_has_no_trace_link(dash: Dash) -> None:
+    at = dash.open("logs", lq="redis")
+    shown = frame(at, "message")
+    assert list(shown["message"]) == [UNTRACED_LOG]
+    assert links(shown) == [None] and list(shown["span"]) == ["—"]
+
+
+def test_logs_page_filters_by_minimum_severity_text_trace_and_service(dash: Dash) -> None:
+    sent = newest_first(dash.known)
+    at = dash.open("logs", lsev="warn")
+    warn = [k.body for _, k in sent if k.severity_text in ("WARNING", "ERROR")]
+    assert list(frame(at, "message")["message"]) == warn and len(warn) == 5
+    at = dash.open("logs", lsev="error")
+    assert list(frame(at, "message")["message"]) == ["provider timeout after 30 s"]
+    at = dash.open("logs", lq="SHARD")
+    shards = [k.body for _, k in sent if "shard" in k.body.lower()]
+    assert list(frame(at, "message")["message"]) == shards and len(shards) == 2
+    at = dash.open("logs", lsev="warn", lq="shard")
+    assert list(frame(at, "message")["message"]) == [shards[1]]  # the WARNING one
+    run = dash.known.of(SEO)[2]
+    at = dash.open("logs", ltrace=run.trace_id.upper())
+    assert list(frame(at, "message")["message"]) == [k.body for k in reversed(run.logs)]
+    at = dash.open("logs", service=KB_SERVICE)
+    kb = [k.body for _, k in sent if k.service == KB_SERVICE]
+    assert list(frame(at, "message")["message"]) == kb and len(kb) == 2
+
+
+def test_logs_page_links_a_record_to_its_trace_and_span(dash: Dash) -> None:
+    run = dash.known.of(TRANSLATE)[1]
+    (record,) = [k for k in run.logs if k.severity_text == "ERROR"]
+    at = dash.open("logs", lq="provider timeout")
+    (link,) = frame(at, "message")["trace"]
+    assert link == f"./traces?trace={run.trace_id}&span={run.node_spans['2001']}"
+    query = {k: v[0] for k, v in parse_qs(urlsplit(link).query).items()}
+    trace = start(dash.url, dash.monkeypatch, "traces", **query)  # where the link leads
+    assert [e.value for e in trace.error] == [record.body]  # the failed span's status message
+    assert trace.selectbox(key="_url_span").value == record.span_id == run.node_spans["2001"]
+    assert record.body in list(log_tables(trace)["span"]["message"])
+
+
+def test_logs_page_says_when_nothing_matches(dash: Dash) -> None:
+    at = dash.open("logs", lq="no record says this")
+    (info,) = at.info
+    assert info.value.startswith("No log record matches these filters")
+    assert not at.dataframe
+    at = dash.open("logs", lsev="fatal")
+    assert at.info[0].value.startswith("No log record matches these filters")
+    at = dash.open("logs", lpage="99")
+    assert at.info[0].value.startswith("No records on page 99")
+    at.button[0].click().run()
+    assert at.number_input(key="lpage").value == 1
+    assert len(frame(at, "message")) == PAGE_SIZE
+
+
+def test_logs_page_refuses_a_malformed_trace_id(dash: Dash) -> None:
+    at = start(dash.url, dash.monkeypatch, "logs", ltrace="not-a-trace")
+    assert [e.value for e in at.error] == [
+        "'not-a-trace' is not a trace id: expected 32 hexadecimal digits."
+    ]
+    assert not at.dataframe
+
+
+def test_logs_page_against_a_collector_without_log_search(dash: Dash) -> None:
+    """A collector from before ``/api/logs`` answers 404 there: a note, not an error."""
+    missing = Reply(404, b'{"detail":"Not Found"}')
+    with canned_collector({"/api/logs": missing}, upstream=dash.url) as older:
+        at = app(older, dash.monkeypatch, "logs")
+    (info,) = at.info
+    assert info.value.startswith(f"The collector at `{older}` cannot search log records")
+    assert "404" in info.value and not at.dataframe
+
+
 def test_runs_diff_shows_deltas_and_highlights(dash: Dash) -> None:
     known = dash.known
     first, last = known.of(SEO)[0], known.of(SEO)[2]
@@ -337,7 +476,9 @@ def test_prompt_versions_by_content_hash(dash: Dash) -> None:
     assert "lowercase" in html and "#d6f5dd" in html
 
 
-@pytest.mark.parametrize("page", ["overview", "nodes", "models", "traces", "diff", "prompts"])
+@pytest.mark.parametrize(
+    "page", ["overview", "nodes", "models", "traces", "logs", "diff", "prompts"]
+)
 def test_empty_store_page_says_how_to_get_data_in(
     page: str, empty_collector: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -2,9 +2,10 @@
 
 Real processes end to end: a collector (chDB in a temp dir) holding known spans, the dashboard
 started by ``flowscope dashboard``, and Chromium. The walk: overview → a node → one of its traces
-→ the infrastructure link (its href names the trace id) → the runs diff. Screenshots go to
-``test-artifacts/``; with ``FLOWSCOPE_UPDATE_SCREENSHOTS=1`` the main pages are also copied to
-``docs/screenshots/`` for the README.
+→ the infrastructure link (its href names the trace id) → the runs diff; and a log record found
+on the Logs page → its trace. Screenshots go to ``test-artifacts/``; with
+``FLOWSCOPE_UPDATE_SCREENSHOTS=1`` the main pages are also copied to ``docs/screenshots/`` for
+the README.
 """
 
 from __future__ import annotations
@@ -200,4 +201,28 @@ def test_models_and_prompt_pages_render(stack: tuple[str, Known, str], browser: 
     settled(page)
     expect(page.locator("span", has_text="lowercase").first).to_be_visible()
     shoot(page, "prompts", main=True)
+    page.close()
+
+
+def test_logs_page_opens_the_trace_of_a_selected_record(
+    stack: tuple[str, Known, str], browser: Browser
+) -> None:
+    url, known, _ = stack
+    failed = next(r for r in known.runs if r.failed)
+    page = browser.new_page(viewport={"width": 1440, "height": 1500})
+    page.goto(f"{url}/logs?lq=provider+timeout")
+    expect(page.get_by_text("Records 1–1, newest first")).to_be_visible(timeout=90_000)
+    settled(page)
+    shoot(page, "logs")
+    grid = page.get_by_test_id("stDataFrame").first
+    box = grid.bounding_box()
+    assert box is not None
+    page.mouse.click(box["x"] + 15, box["y"] + 35 + 17)  # the first row's selection marker
+    link = page.get_by_role("link", name="Open the selected record's trace")
+    expect(link).to_be_visible(timeout=60_000)
+    link.click()
+    expect(page.get_by_text(f"Trace {failed.trace_id}")).to_be_visible(timeout=60_000)
+    settled(page)
+    assert f"trace={failed.trace_id}" in page.url
+    assert f"span={failed.node_spans['2001']}" in page.url
     page.close()
