@@ -213,7 +213,7 @@ def test_logs_page_opens_the_trace_of_a_selected_record(
     page.goto(f"{url}/logs?lq=provider+timeout")
     expect(page.get_by_text("Records 1–1, newest first")).to_be_visible(timeout=90_000)
     settled(page)
-    shoot(page, "logs")
+    shoot(page, "logs", main=True)
     grid = page.get_by_test_id("stDataFrame").first
     box = grid.bounding_box()
     assert box is not None
