@@ -171,22 +171,36 @@ def raw_insert_rate(requests: list[bytes], workdir: Path) -> float:
     from collector.otlp.rows import SPAN_COLUMNS, traces_to_columns
     from collector.pricing import Pricer
     from collector.storage import schema
+
+    pricer = Pricer()
+    per_batch = 40  # requests of 500 spans → 20k rows per insert
+    batches = [
+        traces_to_columns(
+            [ExportTraceServiceRequest.FromString(b) for b in requests[i : i + per_batch]], pricer
+        )
+        for i in range(0, len(requests), per_batch)
+    ]
+    return timed_inserts(workdir, schema.TRACES, SPAN_COLUMNS, batches)
+
+
+def timed_inserts(
+    workdir: Path,
+    table: str,
+    column_names: tuple[str, ...],
+    batches: list[tuple[list[list[Any]], int]],
+) -> float:
+    """Rows/s of inserting column batches into ``table`` of a fresh chDB store (the collector's
+    schema, views included), checked by counting what was stored."""
     from collector.storage.store import ClickHouseStore
 
     store = ClickHouseStore(f"chdb://{workdir / 'raw-chdb'}")
     store.migrate()
-    pricer = Pricer()
-    batches = []
-    per_batch = 40  # requests of 500 spans → 20k rows per insert
-    for i in range(0, len(requests), per_batch):
-        parsed = [ExportTraceServiceRequest.FromString(b) for b in requests[i : i + per_batch]]
-        batches.append(traces_to_columns(parsed, pricer))
     rows = sum(count for _, count in batches)
     started = time.perf_counter()
     for n, (columns, _) in enumerate(batches):
-        store.insert(schema.TRACES, SPAN_COLUMNS, columns, f"raw:{n}")
+        store.insert(table, column_names, columns, f"raw:{n}")
     elapsed = time.perf_counter() - started
-    stored = store.query(f"SELECT count() AS n FROM {schema.TRACES}")[0]["n"]
+    stored = store.query(f"SELECT count() AS n FROM {table}")[0]["n"]
     store.close()
     assert stored == rows, f"raw insert stored {stored} of {rows} rows"
     return rows / elapsed

@@ -34,7 +34,7 @@ from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsSer
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 from opentelemetry.proto.logs.v1.logs_pb2 import LogRecord
 
-from bench.ingest import Collector, Load, _rss_mb, workspace
+from bench.ingest import Collector, Load, _rss_mb, timed_inserts, workspace
 
 RECORDS_PER_TRACE = 20
 RECORDS_PER_SPAN = 4
@@ -106,24 +106,13 @@ def raw_insert_rate(bodies: list[bytes], workdir: Path) -> float:
     """Rows/s of inserting the flattened records straight into chDB (the collector's schema)."""
     from collector.otlp.logs import LOG_COLUMNS, logs_to_columns
     from collector.storage import schema
-    from collector.storage.store import ClickHouseStore
 
-    store = ClickHouseStore(f"chdb://{workdir / 'raw-chdb'}")
-    store.migrate()
     per_batch = 20  # 20 requests of 1000 records: 20k rows per insert, as the writer batches
     batches = [
         logs_to_columns([ExportLogsServiceRequest.FromString(b) for b in bodies[i : i + per_batch]])
         for i in range(0, len(bodies), per_batch)
     ]
-    rows = sum(count for _, count in batches)
-    started = time.perf_counter()
-    for n, (columns, _) in enumerate(batches):
-        store.insert(schema.LOGS, LOG_COLUMNS, columns, f"raw:{n}")
-    elapsed = time.perf_counter() - started
-    stored = store.query(f"SELECT count() AS n FROM {schema.LOGS}")[0]["n"]
-    store.close()
-    assert stored == rows, f"raw insert stored {stored} of {rows} rows"
-    return rows / elapsed
+    return timed_inserts(workdir, schema.LOGS, LOG_COLUMNS, batches)
 
 
 def main(argv: list[str] | None = None) -> int:
