@@ -25,6 +25,8 @@ from opentelemetry.sdk.trace.export import (
     SpanExportResult,
 )
 
+from probe import guard
+from probe.redaction import REDACTED, Redactor, is_sensitive_key
 from probe.settings import ProbeSettings
 
 logger = logging.getLogger("probe")
@@ -175,8 +177,11 @@ def _bounded(
     thread.join(max(timeout_ms, 0) / 1000)
 
 
-def build_pipeline(settings: ProbeSettings) -> Pipeline:
-    """The tracer provider (plus optional metrics/log export) described by ``settings``."""
+def build_pipeline(settings: ProbeSettings, redactor: Redactor | None = None) -> Pipeline:
+    """The tracer provider (plus optional metrics/log export) described by ``settings``.
+
+    ``redactor`` scrubs exported log records (a fresh one from ``settings`` when None).
+    """
     attributes = {"service.name": settings.service_name} if settings.service_name else {}
     resource = Resource.create(attributes)  # also reads OTEL_RESOURCE_ATTRIBUTES
     # shutdown_on_exit=False: the SDK's own atexit hook would wait up to 30 s for a collector
@@ -200,7 +205,8 @@ def build_pipeline(settings: ProbeSettings) -> Pipeline:
     if settings.metrics_exporter == "otlp":
         pipeline.meter_provider = _meter_provider(settings, resource, pipeline)
     if settings.logs_exporter == "otlp":
-        _log_export(settings, resource, pipeline)
+        redactor = redactor or Redactor(settings.redact_patterns, settings.capture_max_bytes)
+        _log_export(settings, resource, pipeline, redactor)
     return pipeline
 
 
@@ -238,8 +244,63 @@ class _UsageMeters:
         self._shutdown(timeout_millis)
 
 
-def _log_export(settings: ProbeSettings, resource: Resource, pipeline: Pipeline) -> None:
-    """OTLP log export (opt-in with OTEL_LOGS_EXPORTER=otlp): a handler on the root logger."""
+class RedactingLogProcessor:
+    """Scrubs a log record before the export processor sees it (added ahead of it).
+
+    Credentials never leave the process in logs either: attributes named like a credential
+    (``api_key``, ``Authorization``, ``*_token`` …) become ``[REDACTED]``; the body and every
+    other string attribute (messages, exception text and stack traces) are scrubbed of credential
+    patterns, ``FLOWSCOPE_REDACT_PATTERNS`` and the secrets the probe has seen in payloads.
+    A failure is the probe's own: counted, and the record is dropped rather than sent unscrubbed.
+    """
+
+    def __init__(self, redactor: Redactor) -> None:
+        self._redactor = redactor
+
+    def on_emit(self, log_data: Any) -> None:
+        record = log_data.log_record  # ReadWriteLogRecord (SDK >= 1.39) and LogData alike
+        try:
+            body = record.body
+            if isinstance(body, str):
+                record.body = self._redactor.scrub(body, whole=True)
+            elif body is not None:
+                record.body = self._redactor.redact(body)
+            attributes = record.attributes
+            if attributes:
+                for key, value in list(attributes.items()):
+                    clean = self._clean(key, value)
+                    if clean is not value:
+                        attributes[key] = clean
+        except Exception as exc:
+            guard.report("log export (redaction)", exc)
+            record.body = REDACTED
+            if record.attributes:
+                for key in list(record.attributes):
+                    record.attributes[key] = REDACTED
+
+    def _clean(self, key: str, value: Any) -> Any:
+        if is_sensitive_key(key):
+            self._redactor.remember(value)
+            return REDACTED
+        if isinstance(value, str):
+            clean = self._redactor.scrub(value, whole=True)
+            return value if clean == value else clean
+        if isinstance(value, list | tuple) and any(isinstance(v, str) for v in value):
+            return [self._redactor.scrub(v, whole=True) if isinstance(v, str) else v for v in value]
+        return value
+
+    def shutdown(self) -> None:
+        return None
+
+    def force_flush(self, timeout_millis: int = 30000) -> bool:
+        return True
+
+
+def _log_export(
+    settings: ProbeSettings, resource: Resource, pipeline: Pipeline, redactor: Redactor
+) -> None:
+    """OTLP log export (opt-in with OTEL_LOGS_EXPORTER=otlp): a handler on the root logger,
+    each record scrubbed (:class:`RedactingLogProcessor`) before the batch exporter takes it."""
     from opentelemetry.exporter.otlp.proto.http._log_exporter import OTLPLogExporter
     from opentelemetry.sdk._logs import LoggerProvider
     from opentelemetry.sdk._logs.export import BatchLogRecordProcessor
@@ -250,6 +311,7 @@ def _log_export(settings: ProbeSettings, resource: Resource, pipeline: Pipeline)
         from opentelemetry.sdk._logs import LoggingHandler  # type: ignore[assignment]
 
     provider = LoggerProvider(resource=resource, shutdown_on_exit=False)
+    provider.add_log_record_processor(RedactingLogProcessor(redactor))  # type: ignore[arg-type]
     provider.add_log_record_processor(
         BatchLogRecordProcessor(
             OTLPLogExporter(

@@ -61,11 +61,13 @@ def instrument(
         if _state is not None:
             return False
         settings = settings or ProbeSettings.from_env()
+        # one redactor: secrets seen in captured payloads are scrubbed from exported logs too
+        redactor = Redactor(settings.redact_patterns, settings.capture_max_bytes)
         pipeline = None
         if tracer_provider is None:
             tracer_provider = _host_provider()
         if tracer_provider is None:
-            pipeline = build_pipeline(settings)
+            pipeline = build_pipeline(settings, redactor)
             tracer_provider = pipeline.provider
             _register_exit_hook()
         owns_sampler = sampler is None
@@ -76,11 +78,7 @@ def instrument(
             if callable(set_depth):
                 set_depth(pipeline.processor.queue_depth)
         tracer = tracer_provider.get_tracer(INSTRUMENTATION_NAME)
-        capture = (
-            Redactor(settings.redact_patterns, settings.capture_max_bytes)
-            if settings.capture_content
-            else None
-        )
+        capture = redactor if settings.capture_content else None
         runtime = Runtime(tracer, sampler, capture, install_trace_ids(tracer))
         patcher = Patcher(
             list(targets) if targets is not None else target_sets(),

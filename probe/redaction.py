@@ -326,9 +326,13 @@ class Redactor:
             if len(self._remembered) > _REMEMBERED_MAX:
                 del self._remembered[next(iter(self._remembered))]
 
-    def scrub(self, text: str) -> str:
-        """``text`` with every remembered secret and pattern match replaced."""
-        if len(text) > self._scan_limit:
+    def scrub(self, text: str, *, whole: bool = False) -> str:
+        """``text`` with every remembered secret and pattern match replaced.
+
+        A text longer than a capture can show is cut first (``max_bytes`` plus a margin), unless
+        ``whole`` (log records, which are exported in full).
+        """
+        if not whole and len(text) > self._scan_limit:
             text = text[: self._scan_limit]
         lowered = text.lower()
         for triggers, pattern in _DEFAULT_RULES:
